@@ -1,0 +1,195 @@
+// Raft: the protocol itself as a deterministic state machine (Ongaro &
+// Ousterhout, "In Search of an Understandable Consensus Algorithm", and
+// Ongaro's thesis for pre-vote, leadership transfer, ReadIndex and
+// single-server membership changes).
+//
+// It has no clock (time is Tick()), no I/O (messages accumulate in an outbox;
+// entries and hard state are handed out through RawNode's Ready), no threads
+// and no randomness except a generator seeded from Config. Most users want
+// RawNode (raw_node.h), which wraps this class with the Ready/Advance protocol.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/config.h"
+#include "consensus/progress.h"
+#include "consensus/raft_log.h"
+#include "consensus/types.h"
+
+namespace phalanx::consensus {
+
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* RoleName(Role r);
+
+// A read that became safe: once the state machine has applied `index`, a read
+// of it reflects every write acknowledged before the ReadIndex call.
+struct ReadState {
+  uint64_t index = 0;
+  std::string context;
+  bool operator==(const ReadState&) const = default;
+};
+
+// Where a proposal landed: wait until `index` is applied and check the applied
+// entry's term is `term` (otherwise a new leader overwrote it).
+struct ProposalPosition {
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  uint64_t term = 0;
+};
+
+// A small deterministic generator (splitmix64): identical on every platform,
+// unlike the distributions of <random>.
+class DeterministicRandom {
+ public:
+  explicit DeterministicRandom(uint64_t seed) : state_(seed) {}
+  uint64_t Next();
+  // Uniform-enough integer in [0, n).
+  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
+
+ private:
+  uint64_t state_;
+};
+
+class Raft {
+ public:
+  // The caller validates `config` first (RawNode::Create does).
+  explicit Raft(const Config& config);
+
+  void Tick();
+  Status Step(const Message& m);
+
+  Result<ProposalPosition> Propose(std::vector<std::string> commands);
+  Result<ProposalPosition> ProposeConfChange(const ConfChange& cc);
+  Status ReadIndex(std::string context);
+  Status TransferLeader(NodeId transferee);
+  // Starts an election now, as if the election timeout had elapsed.
+  Status Campaign();
+  // Applies a committed conf change; returns the configuration now in force.
+  // An invalid change (already applied, unknown node) leaves it unchanged.
+  ConfState ApplyConfChange(const ConfChange& cc);
+  void ReportUnreachable(NodeId id);
+  void ReportSnapshot(NodeId id, bool success);
+
+  // Called by RawNode::Advance once entries up to `index` are durable here.
+  void OnPersisted();
+
+  // Read-only accessors.
+  NodeId id() const { return id_; }
+  uint64_t term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  NodeId leader() const { return lead_; }
+  Role role() const { return role_; }
+  NodeId lead_transferee() const { return lead_transferee_; }
+  const ConfState& conf_state() const { return conf_state_; }
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  HardState hard_state() const { return {term_, vote_, log_.committed()}; }
+  RaftLog& log() { return log_; }
+  const RaftLog& log() const { return log_; }
+
+  // The outbox and the safe reads; RawNode drains them into a Ready.
+  std::vector<Message>& outbox() { return msgs_; }
+  std::vector<ReadState>& read_states() { return read_states_; }
+  // Uncommitted-size accounting: RawNode reports bytes committed and applied.
+  void ReduceUncommittedSize(uint64_t bytes);
+
+ private:
+  struct ReadRequest {
+    std::string context;
+    NodeId from;  // this node, or a follower that forwarded the request
+  };
+  // One heartbeat round confirming leadership for a batch of reads (§6.4).
+  struct ReadRound {
+    uint64_t id = 0;
+    uint64_t index = 0;  // commit index when the round started
+    std::vector<ReadRequest> requests;
+    std::set<NodeId> acks;
+  };
+
+  // Transitions (§5.2).
+  void Reset(uint64_t term);
+  void BecomeFollower(uint64_t term, NodeId lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void StartElection(bool pre_vote, bool transfer);
+  // Counts a vote; returns granted, rejected counts.
+  std::pair<size_t, size_t> Poll(NodeId from, bool granted);
+
+  void TickElection();
+  void TickHeartbeat();
+  bool Promotable() const;
+  bool PastElectionTimeout() const { return election_elapsed_ >= randomized_election_timeout_; }
+  void ResetRandomizedElectionTimeout();
+
+  void StepLeader(const Message& m);
+  void StepCandidate(const Message& m);
+  void StepFollower(const Message& m);
+  void HandleVoteRequest(const Message& m);
+  void HandleAppendEntries(const Message& m);
+  void HandleHeartbeat(const Message& m);
+  void HandleSnapshot(const Message& m);
+  void HandleAppendResponse(const Message& m);
+  void HandleHeartbeatResponse(const Message& m);
+  bool Restore(const Snapshot& s);
+
+  void Send(Message m);
+  // Sends the next append (or a snapshot) to `to` if its progress allows.
+  // With send_if_empty=false, nothing is sent when there are no new entries.
+  bool MaybeSendAppend(NodeId to, bool send_if_empty);
+  void SendHeartbeat(NodeId to);
+  void SendTimeoutNow(NodeId to);
+  void BroadcastAppend();
+  void BroadcastHeartbeat();
+  bool AppendEntries(std::vector<Entry> entries);
+  bool MaybeCommit();
+  bool CommittedEntryInCurrentTerm() const;
+  bool QuorumActive();
+  size_t Quorum() const { return conf_state_.voters.size() / 2 + 1; }
+
+  void RebuildProgress();
+  void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+
+  // ReadIndex machinery.
+  void HandleReadRequest(ReadRequest req);
+  void StartReadRound();
+  void ReleaseReads(uint64_t index, std::vector<ReadRequest>& requests);
+  void OnCommitAdvanced();
+
+  Config config_;
+  NodeId id_;
+  uint64_t term_ = 0;
+  NodeId vote_ = kNoNode;
+  NodeId lead_ = kNoNode;
+  Role role_ = Role::kFollower;
+  RaftLog log_;
+  ConfState conf_state_;
+  std::map<NodeId, Progress> progress_;
+  std::map<NodeId, bool> votes_;
+  std::vector<Message> msgs_;
+  std::vector<ReadState> read_states_;
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  DeterministicRandom rng_;
+
+  NodeId lead_transferee_ = kNoNode;
+  // Index of the last conf change appended; another may be proposed only
+  // once this one is applied.
+  uint64_t pending_conf_index_ = 0;
+  uint64_t uncommitted_size_ = 0;
+
+  // Reads waiting for this leader's first commit in its term (§6.4 step 1).
+  std::vector<ReadRequest> reads_before_first_commit_;
+  // Reads waiting for the next round to start.
+  std::vector<ReadRequest> reads_waiting_;
+  std::optional<ReadRound> read_round_;
+  uint64_t last_read_round_id_ = 0;
+};
+
+}  // namespace phalanx::consensus
