@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libhiredis-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   redis-tools redis-server python3 python3-redis
+  clang  # libFuzzer for the RESP parser fuzz target (tests/resp/fuzz)
 )
 
 missing=()
