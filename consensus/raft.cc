@@ -76,6 +76,7 @@ void Raft::Reset(uint64_t term) {
   ResetRandomizedElectionTimeout();
   AbortLeaderTransfer();
   votes_.clear();
+  needed_as_voter_ = false;
   RebuildProgress();
   pending_conf_index_ = 0;
   uncommitted_size_ = 0;
@@ -136,6 +137,8 @@ void Raft::BecomeLeader() {
   // §8: a no-op in the new term commits the inherited entries and tells the
   // leader which of them are committed (redis-raft#19).
   AppendEntries({Entry{}});
+  // Elected although no voter (HandleVoteRequest): replicate, then hand over.
+  if (!conf_state_.IsVoter(id_)) HandOffLeadership();
 }
 
 void Raft::StartElection(bool pre_vote, bool transfer) {
@@ -158,6 +161,7 @@ void Raft::StartElection(bool pre_vote, bool transfer) {
       StartElection(false, transfer);
     } else {
       BecomeLeader();
+      BroadcastAppend();  // learners, if any
     }
     return;
   }
@@ -204,8 +208,9 @@ void Raft::Tick() {
 
 void Raft::TickElection() {
   ++election_elapsed_;
-  if (Promotable() && PastElectionTimeout()) {
+  if ((Promotable() || needed_as_voter_) && PastElectionTimeout()) {
     election_elapsed_ = 0;
+    needed_as_voter_ = false;
     StartElection(config_.pre_vote, false);
   }
 }
@@ -215,7 +220,9 @@ void Raft::TickHeartbeat() {
   ++election_elapsed_;
   if (election_elapsed_ >= config_.election_tick) {
     election_elapsed_ = 0;
-    if (config_.check_quorum && !QuorumActive()) {
+    // A removed leader serves nothing and must not step down before it has
+    // handed over (see ApplyConfChange), so check-quorum spares it.
+    if (config_.check_quorum && !QuorumActive() && conf_state_.IsVoter(id_)) {
       // §6.2 / check-quorum: a leader cut off from a quorum steps down, so
       // that clients look elsewhere and lease reads stay safe.
       BecomeFollower(term_, kNoNode);
@@ -224,6 +231,7 @@ void Raft::TickHeartbeat() {
     // A transfer that did not finish within an election timeout is abandoned
     // (hashicorp/raft#696: never leave one hanging).
     if (lead_transferee_ != kNoNode) AbortLeaderTransfer();
+    if (!conf_state_.IsVoter(id_)) HandOffLeadership();  // try again
   }
   if (role_ != Role::kLeader) return;
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
@@ -269,17 +277,24 @@ Status Raft::Step(const Message& m) {
       BecomeFollower(m.term, kNoNode);
     }
   } else if (m.term < term_) {
-    if ((config_.check_quorum || config_.pre_vote) &&
+    if ((config_.check_quorum || config_.pre_vote || !conf_state_.IsVoter(id_)) &&
         (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat)) {
       // A stale leader (or one whose followers moved on because of a
       // partitioned node's higher term) learns it is stale from this answer.
+      // Without check-quorum and pre-vote a voter's own elections spread its
+      // term instead; a learner or removed node never campaigns, so it must
+      // answer (a removed node's elections can push it past the leader).
       Message resp;
       resp.type = MessageType::kAppResp;
       resp.to = m.from;
       Send(std::move(resp));
-    } else if (m.type == MessageType::kPreVote) {
+    } else if (IsVoteRequest(m.type)) {
+      // Figure 2: reject with our term so the candidate catches up. Silence
+      // can livelock a candidate that needs our vote but is never sent our
+      // own vote requests (our older configuration lacks it): each of us
+      // keeps campaigning, it forever a term behind.
       Message resp;
-      resp.type = MessageType::kPreVoteResp;
+      resp.type = m.type == MessageType::kVote ? MessageType::kVoteResp : MessageType::kPreVoteResp;
       resp.to = m.from;
       resp.term = term_;
       resp.reject = true;
@@ -321,6 +336,12 @@ void Raft::HandleVoteRequest(const Message& m) {
     resp.term = term_;
     resp.reject = true;
     Send(std::move(resp));
+    // The candidate counts us as a voter and cannot win without us, but our
+    // log is longer: if we are no voter in our own configuration, nobody
+    // else will ever campaign with it. Do so ourselves (thesis §4.2.2: a
+    // server outside its configuration "might still be needed"), then hand
+    // over (HandOffLeadership).
+    if (can_vote && !conf_state_.IsVoter(id_)) needed_as_voter_ = true;
   }
 }
 
@@ -456,6 +477,11 @@ bool Raft::Restore(const Snapshot& s) {
     log_.CommitTo(s.metadata.index);
     return false;
   }
+  // Committed entries the application has yet to apply (a Ready between
+  // GetReady and Advance) may hold conf changes older than the snapshot's
+  // configuration: applied after it, they would roll it back. Refuse until
+  // they are applied; the leader sends the snapshot again.
+  if (log_.applied() < log_.committed()) return false;
   log_.Restore(s);
   // The snapshot carries the configuration of its index (chain/Core#1335).
   conf_state_ = s.metadata.conf_state;
@@ -520,12 +546,7 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
 
   if (read_round_ && m.read_round == read_round_->id && conf_state_.IsVoter(m.from)) {
     read_round_->acks.insert(m.from);
-    if (read_round_->acks.size() >= Quorum()) {
-      ReadRound done = std::move(*read_round_);
-      read_round_.reset();
-      ReleaseReads(done.index, done.requests);
-      if (!reads_waiting_.empty()) StartReadRound();
-    }
+    MaybeFinishReadRound();
   }
 }
 
@@ -590,6 +611,9 @@ void Raft::SendTimeoutNow(NodeId to) {
   m.type = MessageType::kTimeoutNow;
   m.to = to;
   Send(std::move(m));
+  // A removed leader is done once a voter holds its whole log: that voter can
+  // win our vote now, even if it still counts us (see ApplyConfChange).
+  if (!conf_state_.IsVoter(id_)) BecomeFollower(term_, kNoNode);
 }
 
 void Raft::BroadcastAppend() {
@@ -697,6 +721,21 @@ void Raft::StartReadRound() {
   round.acks.insert(id_);
   read_round_ = std::move(round);
   BroadcastHeartbeat();
+  MaybeFinishReadRound();  // a quorum of one needs no answers
+}
+
+void Raft::MaybeFinishReadRound() {
+  if (!read_round_) return;
+  // Count only current voters: the configuration may have changed since an ack.
+  size_t acks = 0;
+  for (NodeId v : conf_state_.voters) {
+    acks += read_round_->acks.count(v);
+  }
+  if (acks < Quorum()) return;
+  ReadRound done = std::move(*read_round_);
+  read_round_.reset();
+  ReleaseReads(done.index, done.requests);
+  if (!reads_waiting_.empty()) StartReadRound();
 }
 
 void Raft::ReleaseReads(uint64_t index, std::vector<ReadRequest>& requests) {
@@ -825,17 +864,21 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
 
   if (role_ == Role::kLeader) {
     if (!conf_state_.IsVoter(id_)) {
-      // A leader that is no longer a voter steps down (etcd-io/raft#83) —
-      // after telling followers the latest commit index, so the survivors can
-      // apply the change and elect a leader among themselves.
-      BroadcastAppend();
-      BecomeFollower(term_, kNoNode);
+      // A leader that is no longer a voter accepts nothing new, but it may not
+      // simply step down (etcd-io/etcd#10563): a survivor that has not yet
+      // learned that the removal committed still counts our vote, which our
+      // longer log would refuse it — no leader ever again. So keep
+      // replicating until a caught-up voter takes over (etcd-io/etcd#11038).
+      HandOffLeadership();
     } else if (voters_changed && MaybeCommit()) {
       // A smaller quorum may commit more right away.
       BroadcastAppend();
     } else if (cc.type != ConfChange::Type::kRemoveNode) {
       MaybeSendAppend(id, true);
     }
+    // A smaller quorum may also confirm a pending read round (or it would wait
+    // forever for answers from a node that is gone).
+    if (role_ == Role::kLeader && voters_changed) MaybeFinishReadRound();
   }
   return conf_state_;
 }
@@ -872,6 +915,25 @@ Status Raft::TransferLeader(NodeId transferee) {
     MaybeSendAppend(transferee, true);
   }
   return Status::Ok();
+}
+
+void Raft::HandOffLeadership() {
+  // The voter most likely to win at once: heard from lately, longest match.
+  NodeId best = kNoNode;
+  for (NodeId v : conf_state_.voters) {
+    auto it = progress_.find(v);
+    if (it == progress_.end()) continue;
+    const Progress& pr = it->second;
+    if (best == kNoNode) {
+      best = v;
+      continue;
+    }
+    const Progress& b = progress_.at(best);
+    if (std::make_pair(pr.recent_active, pr.match) > std::make_pair(b.recent_active, b.match)) {
+      best = v;
+    }
+  }
+  if (best != kNoNode) (void)TransferLeader(best);
 }
 
 Status Raft::Campaign() {

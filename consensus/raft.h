@@ -153,10 +153,14 @@ class Raft {
 
   void RebuildProgress();
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
+  // A leader removed from the voters transfers leadership to the best voter.
+  void HandOffLeadership();
 
   // ReadIndex machinery.
   void HandleReadRequest(ReadRequest req);
   void StartReadRound();
+  // Ends the round once a quorum of the current voters acknowledged it.
+  void MaybeFinishReadRound();
   void ReleaseReads(uint64_t index, std::vector<ReadRequest>& requests);
   void OnCommitAdvanced();
 
@@ -179,6 +183,10 @@ class Raft {
   DeterministicRandom rng_;
 
   NodeId lead_transferee_ = kNoNode;
+  // We are no voter in our own configuration, yet refused our vote to a
+  // candidate that counts us, for its shorter log: campaign at the next
+  // election timeout, or nobody may ever win (see HandleVoteRequest).
+  bool needed_as_voter_ = false;
   // Index of the last conf change appended; another may be proposed only
   // once this one is applied.
   uint64_t pending_conf_index_ = 0;

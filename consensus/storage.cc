@@ -69,7 +69,8 @@ Status MemoryStorage::ApplySnapshot(const Snapshot& snapshot) {
 }
 
 Result<Snapshot> MemoryStorage::CreateSnapshot(uint64_t i, const ConfState& cs, std::string data) {
-  if (i <= snapshot_.metadata.index) return Compacted();
+  // Below the dummy the entry (and its term) is gone, even without a snapshot.
+  if (i <= snapshot_.metadata.index || i < entries_[0].index) return Compacted();
   if (i > LastIndex()) return Unavailable();
   snapshot_.metadata.index = i;
   snapshot_.metadata.term = entries_[i - entries_[0].index].term;
