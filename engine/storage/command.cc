@@ -1,0 +1,220 @@
+#include "engine/storage/command.h"
+
+#include <climits>
+
+#include "engine/storage/coding.h"
+
+namespace phalanx::storage {
+
+namespace {
+
+bool HasExpireField(CommandOp op) { return op == CommandOp::kSet || op == CommandOp::kExpire; }
+
+uint8_t AllowedFlags(CommandOp op) {
+  switch (op) {
+    case CommandOp::kSet:
+      return kSetNx | kSetXx | kSetGet | kSetKeepTtl;
+    case CommandOp::kExpire:
+      return kExpireNx | kExpireXx | kExpireGt | kExpireLt;
+    default:
+      return 0;
+  }
+}
+
+// Whether `argc` arguments suit `op`.
+bool ArgcFits(CommandOp op, uint64_t argc) {
+  switch (op) {
+    case CommandOp::kSet:
+    case CommandOp::kAppend:
+      return argc == 2;
+    case CommandOp::kIncrBy:
+    case CommandOp::kExpire:
+    case CommandOp::kPersist:
+      return argc == 1;
+    case CommandOp::kDel:
+    case CommandOp::kPurgeExpired:
+      return argc >= 1;
+    case CommandOp::kMSet:
+    case CommandOp::kMSetNx:
+      return argc >= 2 && argc % 2 == 0;
+    case CommandOp::kFlushAll:
+      return argc == 0;
+  }
+  return false;
+}
+
+bool KnownOp(uint8_t op) { return op >= 1 && op <= 10; }
+
+Command Make(CommandOp op, int64_t now_ms, std::vector<std::string> args) {
+  Command c;
+  c.op = op;
+  c.now_ms = now_ms;
+  c.args = std::move(args);
+  return c;
+}
+
+std::vector<std::string> Flatten(std::vector<std::pair<std::string, std::string>> pairs) {
+  std::vector<std::string> out;
+  out.reserve(pairs.size() * 2);
+  for (auto& [k, v] : pairs) {
+    out.push_back(std::move(k));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+Command Command::Set(std::string key, std::string value, int64_t now_ms, int64_t expire_at_ms,
+                     uint8_t flags) {
+  std::vector<std::string> args;
+  args.push_back(std::move(key));
+  args.push_back(std::move(value));
+  Command c = Make(CommandOp::kSet, now_ms, std::move(args));
+  c.expire_at_ms = expire_at_ms;
+  c.flags = flags;
+  return c;
+}
+
+Command Command::Del(std::vector<std::string> keys, int64_t now_ms) {
+  return Make(CommandOp::kDel, now_ms, std::move(keys));
+}
+
+Command Command::IncrBy(std::string key, int64_t delta, int64_t now_ms) {
+  Command c = Make(CommandOp::kIncrBy, now_ms, {std::move(key)});
+  c.delta = delta;
+  return c;
+}
+
+Command Command::Append(std::string key, std::string value, int64_t now_ms) {
+  std::vector<std::string> args;
+  args.push_back(std::move(key));
+  args.push_back(std::move(value));
+  return Make(CommandOp::kAppend, now_ms, std::move(args));
+}
+
+Command Command::MSet(std::vector<std::pair<std::string, std::string>> pairs, int64_t now_ms) {
+  return Make(CommandOp::kMSet, now_ms, Flatten(std::move(pairs)));
+}
+
+Command Command::MSetNx(std::vector<std::pair<std::string, std::string>> pairs, int64_t now_ms) {
+  return Make(CommandOp::kMSetNx, now_ms, Flatten(std::move(pairs)));
+}
+
+Command Command::ExpireAt(std::string key, int64_t at_ms, int64_t now_ms, uint8_t flags) {
+  Command c = Make(CommandOp::kExpire, now_ms, {std::move(key)});
+  c.expire_at_ms = at_ms;
+  c.flags = flags;
+  return c;
+}
+
+Command Command::Persist(std::string key, int64_t now_ms) {
+  return Make(CommandOp::kPersist, now_ms, {std::move(key)});
+}
+
+Command Command::FlushAll(int64_t now_ms) { return Make(CommandOp::kFlushAll, now_ms, {}); }
+
+Command Command::PurgeExpired(std::vector<std::string> keys, int64_t now_ms) {
+  return Make(CommandOp::kPurgeExpired, now_ms, std::move(keys));
+}
+
+std::string Command::Encode() const {
+  size_t size = 16;
+  for (const std::string& a : args) size += a.size() + 5;
+  std::string out;
+  out.reserve(size);
+  out.push_back(static_cast<char>(kCommandVersion));
+  out.push_back(static_cast<char>(op));
+  out.push_back(static_cast<char>(flags));
+  coding::PutVarsint64(&out, now_ms);
+  if (HasExpireField(op)) coding::PutVarsint64(&out, expire_at_ms);
+  if (op == CommandOp::kIncrBy) coding::PutVarsint64(&out, delta);
+  coding::PutVarint64(&out, args.size());
+  for (const std::string& a : args) coding::PutLengthPrefixed(&out, a);
+  return out;
+}
+
+Status DecodeCommand(std::string_view data, CommandView* out) {
+  std::string_view in = data;
+  uint8_t version, op, flags;
+  if (!coding::GetByte(&in, &version) || !coding::GetByte(&in, &op) ||
+      !coding::GetByte(&in, &flags)) {
+    return Status::Corruption("command: truncated header");
+  }
+  if (version != kCommandVersion) {
+    return Status::Corruption("command: unknown encoding version " + std::to_string(version));
+  }
+  if (!KnownOp(op)) return Status::Corruption("command: unknown op " + std::to_string(op));
+  out->op = static_cast<CommandOp>(op);
+  if ((flags & ~AllowedFlags(out->op)) != 0) {
+    return Status::Corruption("command: flags " + std::to_string(flags) + " invalid for op " +
+                              std::to_string(op));
+  }
+  out->flags = flags;
+  out->expire_at_ms = 0;
+  out->delta = 0;
+  if (!coding::GetVarsint64(&in, &out->now_ms)) return Status::Corruption("command: bad now_ms");
+  if (HasExpireField(out->op) && !coding::GetVarsint64(&in, &out->expire_at_ms)) {
+    return Status::Corruption("command: bad expiry");
+  }
+  if (out->op == CommandOp::kIncrBy && !coding::GetVarsint64(&in, &out->delta)) {
+    return Status::Corruption("command: bad delta");
+  }
+  uint64_t argc;
+  // Each argument takes at least one byte, so a count beyond the remaining
+  // bytes is a lie: refuse it before reserving anything.
+  if (!coding::GetVarint64(&in, &argc) || argc > in.size()) {
+    return Status::Corruption("command: bad argument count");
+  }
+  if (!ArgcFits(out->op, argc)) {
+    return Status::Corruption("command: " + std::to_string(argc) + " arguments invalid for op " +
+                              std::to_string(op));
+  }
+  out->args.clear();
+  out->args.reserve(argc);
+  for (uint64_t i = 0; i < argc; ++i) {
+    std::string_view a;
+    if (!coding::GetLengthPrefixed(&in, &a)) return Status::Corruption("command: bad argument");
+    out->args.push_back(a);
+  }
+  if (!in.empty()) return Status::Corruption("command: trailing bytes");
+  return Status::Ok();
+}
+
+bool ParseInt64Strict(std::string_view s, int64_t* out) {
+  // Mirrors Redis's string2ll (util.c) so INCR accepts and refuses exactly
+  // what Redis does.
+  size_t n = s.size();
+  if (n == 0 || n >= 21) return false;
+  if (n == 1 && s[0] == '0') {
+    *out = 0;
+    return true;
+  }
+  size_t i = 0;
+  bool negative = false;
+  if (s[0] == '-') {
+    negative = true;
+    if (++i == n) return false;
+  }
+  if (s[i] < '1' || s[i] > '9') return false;
+  unsigned long long v = static_cast<unsigned long long>(s[i] - '0');
+  ++i;
+  for (; i < n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    if (v > ULLONG_MAX / 10) return false;
+    v *= 10;
+    unsigned long long d = static_cast<unsigned long long>(s[i] - '0');
+    if (v > ULLONG_MAX - d) return false;
+    v += d;
+  }
+  if (negative) {
+    if (v > static_cast<unsigned long long>(LLONG_MAX) + 1) return false;
+    *out = static_cast<int64_t>(0 - v);
+  } else {
+    if (v > static_cast<unsigned long long>(LLONG_MAX)) return false;
+    *out = static_cast<int64_t>(v);
+  }
+  return true;
+}
+
+}  // namespace phalanx::storage
