@@ -30,6 +30,7 @@ if [ "${PHALANX_SKIP_SANITIZE:-0}" != 1 ]; then
   # keep the suite's time in bounds.
   echo "== ASan/UBSan build: unit and simulation tests =="
   export PHALANX_SANITIZED=1
+  export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
   run_suite build-asan "-LE integration" -DCMAKE_BUILD_TYPE=Debug -DPHALANX_SANITIZE=ON \
     -DPHALANX_BUILD_BENCH=OFF
 fi
