@@ -81,10 +81,13 @@ TOML
   pids+=("$!")
 done <"$dir/ports"
 
+# From here on a failing command must not exit and leave the nodes running.
+set +e
+
 # Wait (bounded) for a leader.
 leader=""
 for _ in $(seq 1 100); do
-  leader=$(redis-cli -p "${resp_ports[0]}" INFO raft 2>/dev/null | tr -d '\r' | sed -n 's/^leader_id://p')
+  leader=$(redis-cli -p "${resp_ports[0]}" INFO raft 2>/dev/null | tr -d '\r' | sed -n 's/^leader_id://p' || true)
   [ -n "$leader" ] && break
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
