@@ -227,8 +227,9 @@ TEST(Regression, LeaderRemovingItselfFromTwoVotersHandsOver) {
   auto removal = a.rn->ProposeConfChange({ConfChange::Type::kRemoveNode, 1, ""});
   ASSERT_TRUE(removal.ok());
   a.Drain();
-  for (const Message& m : a.outbox)
+  for (const Message& m : a.outbox) {
     ASSERT_TRUE(b.rn->Step(m).ok());
+  }
   a.outbox.clear();
   b.Drain();
   std::vector<Message> acks = std::move(b.outbox);
@@ -240,8 +241,9 @@ TEST(Regression, LeaderRemovingItselfFromTwoVotersHandsOver) {
   a.outbox.clear();
 
   // The acknowledgement commits the removal; node 1 applies it.
-  for (const Message& m : acks)
+  for (const Message& m : acks) {
     ASSERT_TRUE(a.rn->Step(m).ok());
+  }
   a.Drain();
   EXPECT_EQ(a.raft().conf_state(), (ConfState{{2}, {}}));
 

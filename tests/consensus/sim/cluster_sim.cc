@@ -20,11 +20,13 @@ void Erase(std::vector<NodeId>& ids, NodeId id) {
 
 std::string DescribeConf(const ConfState& cs) {
   std::string s = "voters{";
-  for (NodeId v : cs.voters)
+  for (NodeId v : cs.voters) {
     s += U(v) + (v == cs.voters.back() ? "" : ",");
+  }
   s += "} learners{";
-  for (NodeId l : cs.learners)
+  for (NodeId l : cs.learners) {
     s += U(l) + (l == cs.learners.back() ? "" : ",");
+  }
   return s + "}";
 }
 
@@ -124,8 +126,9 @@ ClusterSim::ClusterSim(const Scenario& scenario, uint64_t seed)
 
 ClusterSim::~ClusterSim() {
   // RawNodes point at their storage: drop them first.
-  for (auto& [id, n] : nodes_)
+  for (auto& [id, n] : nodes_) {
     n->rn.reset();
+  }
 }
 
 ClusterSim::Node& ClusterSim::CreateNode(NodeId id) {
@@ -143,8 +146,9 @@ void ClusterSim::Bootstrap() {
   // initial configuration, so that a node joining later learns it from the
   // snapshot it is sent (chain/Core#1335), never from an empty log.
   ConfState cs;
-  for (int i = 1; i <= sc_.voters; ++i)
+  for (int i = 1; i <= sc_.voters; ++i) {
     cs.voters.push_back(static_cast<NodeId>(i));
+  }
   Snapshot s;
   s.metadata = {1, 1, cs};
   s.data = StateMachine::InitialData(1);
@@ -194,6 +198,20 @@ void ClusterSim::Crash(Node& n, uint8_t point) {
   n.rn.reset();
   n.held.reset();
   n.pending_reads.clear();
+  // A proposal this node accepted but never persisted dies with it, and so
+  // does the client's wait for it (the engine's waiters are in memory): the
+  // node may even lead the same term again after restarting, its vote for
+  // itself having been lost too, and put another entry at that index.
+  for (auto it = proposals_.begin(); it != proposals_.end();) {
+    auto& props = it->second;
+    props.erase(std::remove_if(props.begin(), props.end(),
+                               [&](const Proposal& p) {
+                                 auto t = n.storage->Term(it->first);
+                                 return p.node == n.id && !(t.ok() && t.value() == p.term);
+                               }),
+                props.end());
+    it = props.empty() ? proposals_.erase(it) : std::next(it);
+  }
   ++stats_.crashes;
   Note(TraceKind::kCrash, n.id, 0, 0, 0, point);
 }
@@ -229,8 +247,9 @@ bool ClusterSim::Run() {
   for (int cycle = 0; cycle < sc_.cycles && !failed(); ++cycle) {
     chaos_ = true;
     net_.set_rates(chaos_rates);
-    for (int t = 0; t < sc_.chaos_ticks && !failed(); ++t)
+    for (int t = 0; t < sc_.chaos_ticks && !failed(); ++t) {
       RunTick();
+    }
     if (failed()) break;
     Converge(cycle);
   }
@@ -457,8 +476,9 @@ void ClusterSim::Persist(Node& n, const Ready& rd) {
 }
 
 void ClusterSim::SendAll(Node& n, const std::vector<Message>& msgs) {
-  for (const Message& m : msgs)
+  for (const Message& m : msgs) {
     net_.Send(unit_, m, n.boot);
+  }
 }
 
 bool ClusterSim::ApplyAll(Node& n, const Ready& rd) {
@@ -479,8 +499,9 @@ bool ClusterSim::ApplyAll(Node& n, const Ready& rd) {
     checker_.ObserveApply(n.id, e, n.sm.digest());
     auto p = proposals_.find(e.index);
     if (p != proposals_.end()) {
-      for (const Proposal& prop : p->second)
+      for (const Proposal& prop : p->second) {
         ResolveProposal(prop, e.index, e.term, EntryContentHash(e));
+      }
       proposals_.erase(p);
     }
     if (e.type == EntryType::kConfChange) {
@@ -557,8 +578,9 @@ ClusterSim::Node* ClusterSim::RandomUp() {
 
 size_t ClusterSim::DownCount() const {
   size_t down = 0;
-  for (const auto& [id, n] : nodes_)
+  for (const auto& [id, n] : nodes_) {
     down += n->up() ? 0 : 1;
+  }
   return down;
 }
 
@@ -648,9 +670,9 @@ void ClusterSim::Propose() {
     uint64_t index = pos.first_index + i, term = 0, content = 0;
     if (checker_.AppliedAt(index, &term, &content)) {
       // A stale leader accepted it where the cluster already applied something.
-      ResolveProposal({pos.term, contents[i]}, index, term, content);
+      ResolveProposal({pos.term, contents[i], target->id}, index, term, content);
     } else {
-      proposals_[index].push_back({pos.term, contents[i]});
+      proposals_[index].push_back({pos.term, contents[i], target->id});
     }
   }
 }
@@ -755,8 +777,9 @@ void ClusterSim::TakeSnapshot() {
 
 void ClusterSim::Partition() {
   std::vector<NodeId> ids;
-  for (auto& [id, n] : nodes_)
+  for (auto& [id, n] : nodes_) {
     ids.push_back(id);
+  }
   if (ids.size() < 2) return;
   uint64_t side = 0;  // bitmask of node ids on one side
   bool one_way = rng_.Chance(300);
@@ -769,8 +792,9 @@ void ClusterSim::Partition() {
     // commit, and replicates them to its side (divergent suffixes).
     side = 1ull << l->id;
     size_t minority = (ids.size() - 1) / 2;
-    for (size_t i = 0; i < minority; ++i)
+    for (size_t i = 0; i < minority; ++i) {
       side |= 1ull << ids[rng_.Below(ids.size())];
+    }
   } else if (kind == 1) {
     NodeId a = ids[rng_.Below(ids.size())], b = ids[rng_.Below(ids.size())];
     if (a == b) return;

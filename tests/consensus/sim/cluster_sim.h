@@ -133,6 +133,7 @@ class ClusterSim {
   struct Proposal {
     uint64_t term;
     uint64_t content;
+    NodeId node;  // the leader that accepted it
   };
 
   // Setup.
@@ -144,8 +145,9 @@ class ClusterSim {
   // The main loop.
   void RunUnit();
   void RunTick() {
-    for (uint64_t i = 0; i < kUnitsPerTick && !failed(); ++i)
+    for (uint64_t i = 0; i < kUnitsPerTick && !failed(); ++i) {
       RunUnit();
+    }
   }
   void ChaosActions();
   void ClientActions();

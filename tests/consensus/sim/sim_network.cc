@@ -27,14 +27,16 @@ std::vector<Packet> Network::TakeDue(uint64_t now) {
     if (due.empty()) {
       due = std::move(it->second);
     } else {
-      for (Packet& p : it->second)
+      for (Packet& p : it->second) {
         due.push_back(std::move(p));
+      }
     }
     queue_.erase(it);
   }
   // Fisher-Yates: packets due in the same unit arrive in any order.
-  for (size_t i = due.size(); i > 1; --i)
+  for (size_t i = due.size(); i > 1; --i) {
     std::swap(due[i - 1], due[rng_->Below(i)]);
+  }
   return due;
 }
 
@@ -53,8 +55,9 @@ bool Network::AnyCut() const {
 
 size_t Network::in_flight() const {
   size_t n = 0;
-  for (const auto& [unit, packets] : queue_)
+  for (const auto& [unit, packets] : queue_) {
     n += packets.size();
+  }
   return n;
 }
 
