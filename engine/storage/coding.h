@@ -21,7 +21,8 @@ inline void EncodeFixed64BE(char* buf, uint64_t v) {
 
 inline uint64_t DecodeFixed64BE(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  for (int i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
 
@@ -68,7 +69,9 @@ inline int64_t UnZigZag(uint64_t v) {
   return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
-inline void PutVarsint64(std::string* dst, int64_t v) { PutVarint64(dst, ZigZag(v)); }
+inline void PutVarsint64(std::string* dst, int64_t v) {
+  PutVarint64(dst, ZigZag(v));
+}
 inline bool GetVarsint64(std::string_view* in, int64_t* v) {
   uint64_t u;
   if (!GetVarint64(in, &u)) return false;

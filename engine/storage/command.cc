@@ -8,7 +8,9 @@ namespace phalanx::storage {
 
 namespace {
 
-bool HasExpireField(CommandOp op) { return op == CommandOp::kSet || op == CommandOp::kExpire; }
+bool HasExpireField(CommandOp op) {
+  return op == CommandOp::kSet || op == CommandOp::kExpire;
+}
 
 uint8_t AllowedFlags(CommandOp op) {
   switch (op) {
@@ -43,7 +45,9 @@ bool ArgcFits(CommandOp op, uint64_t argc) {
   return false;
 }
 
-bool KnownOp(uint8_t op) { return op >= 1 && op <= 10; }
+bool KnownOp(uint8_t op) {
+  return op >= 1 && op <= 10;
+}
 
 Command Make(CommandOp op, int64_t now_ms, std::vector<std::string> args) {
   Command c;
@@ -112,7 +116,9 @@ Command Command::Persist(std::string key, int64_t now_ms) {
   return Make(CommandOp::kPersist, now_ms, {std::move(key)});
 }
 
-Command Command::FlushAll(int64_t now_ms) { return Make(CommandOp::kFlushAll, now_ms, {}); }
+Command Command::FlushAll(int64_t now_ms) {
+  return Make(CommandOp::kFlushAll, now_ms, {});
+}
 
 Command Command::PurgeExpired(std::vector<std::string> keys, int64_t now_ms) {
   return Make(CommandOp::kPurgeExpired, now_ms, std::move(keys));
@@ -120,7 +126,8 @@ Command Command::PurgeExpired(std::vector<std::string> keys, int64_t now_ms) {
 
 std::string Command::Encode() const {
   size_t size = 16;
-  for (const std::string& a : args) size += a.size() + 5;
+  for (const std::string& a : args)
+    size += a.size() + 5;
   std::string out;
   out.reserve(size);
   out.push_back(static_cast<char>(kCommandVersion));
@@ -130,7 +137,8 @@ std::string Command::Encode() const {
   if (HasExpireField(op)) coding::PutVarsint64(&out, expire_at_ms);
   if (op == CommandOp::kIncrBy) coding::PutVarsint64(&out, delta);
   coding::PutVarint64(&out, args.size());
-  for (const std::string& a : args) coding::PutLengthPrefixed(&out, a);
+  for (const std::string& a : args)
+    coding::PutLengthPrefixed(&out, a);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "engine/storage/coding.h"
+#include "engine/storage/read_cache.h"
 #include "engine/storage/tables.h"
 #include "engine/storage/value.h"
 #include "engine/storage/wt_env.h"
@@ -20,7 +21,9 @@ constexpr int kGenRetries = 4;
 
 }  // namespace
 
-KvStore::KvStore(Token, WtEnv* env, const Options& options) : env_(env), options_(options) {}
+KvStore::KvStore(Token, WtEnv* env, const Options& options) : env_(env), options_(options) {
+  if (options.read_cache_mb > 0) cache_ = std::make_unique<ReadCache>(options.read_cache_mb << 20);
+}
 
 KvStore::~KvStore() = default;
 
@@ -161,6 +164,10 @@ class KvStore::Applier {
   }
 
   void Reset() { c_->reset(c_); }
+  // Keys written so far (pointing into the entries' data), and whether a
+  // FLUSHALL ran: what the read cache must forget.
+  const std::vector<std::string_view>& touched() const { return touched_; }
+  bool flushed() const { return flushed_; }
 
  private:
   struct Current {
@@ -199,6 +206,7 @@ class KvStore::Applier {
 
   // Writes key := (expiry, payload). `exists`: whether the key is stored now.
   Status Put(std::string_view key, int64_t expiry, std::string_view payload, bool exists) {
+    touched_.push_back(key);
     EncodeValue(expiry, payload, &buf_);
     StoredKey sk(key);
     WT_ITEM k = sk.item(), v = Item(buf_);
@@ -212,6 +220,7 @@ class KvStore::Applier {
 
   // Put for a key whose presence is unknown: insert, or update if it exists.
   Status Upsert(std::string_view key, int64_t expiry, std::string_view payload) {
+    touched_.push_back(key);
     EncodeValue(expiry, payload, &buf_);
     StoredKey sk(key);
     WT_ITEM k = sk.item(), v = Item(buf_);
@@ -230,6 +239,7 @@ class KvStore::Applier {
   }
 
   Status Remove(std::string_view key) {
+    touched_.push_back(key);
     StoredKey sk(key);
     WT_ITEM k = sk.item();
     c_->set_key(c_, &k);
@@ -244,8 +254,8 @@ class KvStore::Applier {
     std::string_view key = cmd.args[0], value = cmd.args[1];
     if (cmd.flags == 0) {
       // The common case needs no read: insert, or update what is there.
-      Status st = IsExpired(cmd.expire_at_ms, now_) ? Remove(key)
-                                                    : Upsert(key, cmd.expire_at_ms, value);
+      Status st =
+          IsExpired(cmd.expire_at_ms, now_) ? Remove(key) : Upsert(key, cmd.expire_at_ms, value);
       if (!st.ok()) return st;
       return ApplyResult::Ok();
     }
@@ -356,6 +366,7 @@ class KvStore::Applier {
     // Switch to a new, empty table generation: O(1) whatever the data size,
     // and no giant transaction. The old table is dropped later (GC).
     c_->reset(c_);
+    flushed_ = true;
     auto gen = kv_->NewGeneration();
     if (!gen.ok()) return gen.status();
     meta_->gen = gen.value();
@@ -384,6 +395,8 @@ class KvStore::Applier {
   WT_CURSOR* c_ = nullptr;
   int64_t now_ = 0;
   std::string buf_;
+  std::vector<std::string_view> touched_;
+  bool flushed_ = false;
 };
 
 Result<std::vector<ApplyResult>> KvStore::Apply(
@@ -393,7 +406,8 @@ Result<std::vector<ApplyResult>> KvStore::Apply(
   if (!st.ok()) return st;
   Meta m = meta();
   size_t i = 0;
-  while (i < entries.size() && entries[i].index <= m.applied) ++i;
+  while (i < entries.size() && entries[i].index <= m.applied)
+    ++i;
   std::vector<ApplyResult> results;
   if (i == entries.size()) return results;
   if (entries[i].index != m.applied + 1) {
@@ -443,13 +457,18 @@ Result<std::vector<ApplyResult>> KvStore::Apply(
     applier.Reset();
     if (i == entries.size() && conf_state) m.conf = *conf_state;
     if ((st = PutMeta(s, m)); !st.ok()) return env_->Fail(st);
+    // The read cache forgets the written keys before the commit and may
+    // cache them again only after the new state is published.
+    if (cache_) cache_->BeginInvalidate(applier.touched(), applier.flushed());
     r = env_->Inject("kv.commit");
-    if (r != 0) {
+    if (r == 0) {
+      r = txn.Commit();
+    } else {
       txn.Rollback();
-      return env_->Fail(env_->WtStatus(r, "commit apply transaction"));
     }
-    if ((r = txn.Commit()) != 0) return env_->Fail(env_->WtStatus(r, "commit apply transaction"));
-    Publish(m);
+    if (r == 0) Publish(m);
+    if (cache_) cache_->EndInvalidate(applier.touched(), applier.flushed());
+    if (r != 0) return env_->Fail(env_->WtStatus(r, "commit apply transaction"));
   }
   return results;
 }
@@ -481,41 +500,74 @@ auto WithKvCursor(WtEnv* env, const std::atomic<uint64_t>& live_gen, WtSession& 
   return last;
 }
 
-// Reads `key` at cursor c: Ok with *found=false when missing or expired.
-Status ReadValue(WtEnv* env, WT_CURSOR* c, std::string_view key, int64_t now_ms, bool* found,
-                 int64_t* expiry, std::string* value) {
+// Reads `key` at cursor c: *exists, and its expiry and payload (if `value`).
+Status ReadRecord(WtEnv* env, WT_CURSOR* c, std::string_view key, bool* exists, int64_t* expiry,
+                  std::string* value) {
   StoredKey sk(key);
   WT_ITEM k = sk.item();
   c->set_key(c, &k);
   int r = c->search(c);
-  *found = false;
+  *exists = false;
   if (r == WT_NOTFOUND) return Status::Ok();
   WT_ITEM v;
   if (r != 0 || (r = c->get_value(c, &v)) != 0) return env->WtStatus(r, "read KV");
   ValueView vv;
   if (!DecodeValue(View(v), &vv)) return Status::Corruption("KV table: malformed value record");
-  if (IsExpired(vv.expiry_ms, now_ms)) return Status::Ok();
-  *found = true;
+  *exists = true;
   *expiry = vv.expiry_ms;
   if (value != nullptr) value->assign(vv.payload);
+  return Status::Ok();
+}
+
+// As ReadRecord, but a key expired at now_ms counts as missing (*found).
+Status ReadValue(WtEnv* env, WT_CURSOR* c, std::string_view key, int64_t now_ms, bool* found,
+                 int64_t* expiry, std::string* value) {
+  bool exists;
+  Status st = ReadRecord(env, c, key, &exists, expiry, value);
+  *found = st.ok() && exists && !IsExpired(*expiry, now_ms);
+  return st;
+}
+
+// A single-key read through the read cache (if any). `read_wt(&exists,
+// &expiry, value)` reads WiredTiger; it must load the live generation itself,
+// after the cache lookup here (see read_cache.h: the ticket taken first is
+// what rejects values read from a table that a FLUSHALL or install replaced).
+template <typename ReadWt>
+Status CachedRead(ReadCache* cache, std::string_view key, int64_t now_ms, bool* found,
+                  int64_t* expiry, std::string* value, ReadWt read_wt) {
+  ReadCache::Ticket ticket;
+  if (cache != nullptr && cache->Lookup(key, expiry, value, &ticket)) {
+    *found = !IsExpired(*expiry, now_ms);
+    return Status::Ok();
+  }
+  std::string scratch;
+  std::string* into = value != nullptr ? value : &scratch;
+  bool exists = false;
+  Status st = read_wt(&exists, expiry, cache != nullptr ? into : value);
+  if (!st.ok()) return st;
+  if (exists && cache != nullptr) cache->Insert(key, *expiry, *into, ticket);
+  *found = exists && !IsExpired(*expiry, now_ms);
   return Status::Ok();
 }
 
 }  // namespace
 
 Result<std::optional<std::string>> KvStore::Get(std::string_view key, int64_t now_ms) const {
-  auto lease = env_->Acquire();
-  if (!lease.ok()) return lease.status();
-  return WithKvCursor(env_, live_gen_, *lease.value(),
-                      [&](WT_CURSOR* c) -> Result<std::optional<std::string>> {
-                        bool found;
-                        int64_t expiry;
-                        std::string value;
-                        Status st = ReadValue(env_, c, key, now_ms, &found, &expiry, &value);
-                        if (!st.ok()) return st;
-                        if (!found) return std::optional<std::string>();
-                        return std::optional<std::string>(std::move(value));
-                      });
+  bool found = false;
+  int64_t expiry = 0;
+  std::string value;
+  // A session is borrowed only on a cache miss.
+  Status st = CachedRead(cache_.get(), key, now_ms, &found, &expiry, &value,
+                         [&](bool* exists, int64_t* exp, std::string* v) -> Status {
+                           auto lease = env_->Acquire();
+                           if (!lease.ok()) return lease.status();
+                           return WithKvCursor(env_, live_gen_, *lease.value(), [&](WT_CURSOR* c) {
+                             return ReadRecord(env_, c, key, exists, exp, v);
+                           });
+                         });
+  if (!st.ok()) return st;
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(value));
 }
 
 Result<std::vector<std::optional<std::string>>> KvStore::MGet(const std::vector<std::string>& keys,
@@ -567,17 +619,20 @@ Result<int64_t> KvStore::Exists(const std::vector<std::string>& keys, int64_t no
 }
 
 Result<int64_t> KvStore::PTtl(std::string_view key, int64_t now_ms) const {
-  auto lease = env_->Acquire();
-  if (!lease.ok()) return lease.status();
-  return WithKvCursor(env_, live_gen_, *lease.value(), [&](WT_CURSOR* c) -> Result<int64_t> {
-    bool found;
-    int64_t expiry = 0;
-    Status st = ReadValue(env_, c, key, now_ms, &found, &expiry, nullptr);
-    if (!st.ok()) return st;
-    if (!found) return int64_t{-2};
-    if (expiry == 0) return int64_t{-1};
-    return expiry - now_ms;
-  });
+  bool found = false;
+  int64_t expiry = 0;
+  Status st = CachedRead(cache_.get(), key, now_ms, &found, &expiry, nullptr,
+                         [&](bool* exists, int64_t* exp, std::string* v) -> Status {
+                           auto lease = env_->Acquire();
+                           if (!lease.ok()) return lease.status();
+                           return WithKvCursor(env_, live_gen_, *lease.value(), [&](WT_CURSOR* c) {
+                             return ReadRecord(env_, c, key, exists, exp, v);
+                           });
+                         });
+  if (!st.ok()) return st;
+  if (!found) return int64_t{-2};
+  if (expiry == 0) return int64_t{-1};
+  return expiry - now_ms;
 }
 
 Result<KvStore::ScanPage> KvStore::Scan(std::string_view cursor, size_t count,
@@ -622,6 +677,65 @@ Result<KvStore::ScanPage> KvStore::Scan(std::string_view cursor, size_t count,
     page.cursor = r == WT_NOTFOUND ? std::string() : std::move(last);
     return page;
   });
+}
+
+// ---------------------------------------------------------------- reader ----
+
+struct KvReader::Impl {
+  Impl(const KvStore* kv, WtEnv::Lease lease) : kv(kv), lease(std::move(lease)) {}
+  const KvStore* kv;
+  WtEnv::Lease lease;
+  uint64_t gen = 0;
+  WT_CURSOR* cursor = nullptr;
+};
+
+KvReader::KvReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KvReader::~KvReader() = default;
+
+Result<std::unique_ptr<KvReader>> KvStore::NewReader() const {
+  auto lease = env_->Acquire();
+  if (!lease.ok()) return lease.status();
+  return std::make_unique<KvReader>(
+      std::make_unique<KvReader::Impl>(this, std::move(lease).value()));
+}
+
+Result<bool> KvReader::Get(std::string_view key, int64_t now_ms, std::string* value) {
+  Impl& im = *impl_;
+  WtEnv* env = im.kv->env_;
+  auto read_wt = [&](bool* exists, int64_t* expiry, std::string* v) -> Status {
+    Status last;
+    for (int attempt = 0; attempt < kGenRetries; ++attempt) {
+      uint64_t gen = im.kv->live_gen_.load(std::memory_order_acquire);
+      if (gen != im.gen || im.cursor == nullptr) {
+        im.cursor = nullptr;
+        auto cur = im.lease->KvCursor(tables::KvUri(gen), WtSession::CursorMode::kOverwrite, *env);
+        if (!cur.ok()) {
+          last = cur.status();
+          if (im.kv->live_gen_.load(std::memory_order_acquire) != gen) continue;
+          return last;
+        }
+        im.cursor = cur.value();
+        im.gen = gen;
+      }
+      Status st = ReadRecord(env, im.cursor, key, exists, expiry, v);
+      im.cursor->reset(im.cursor);
+      return st;
+    }
+    return last;
+  };
+  bool found = false;
+  int64_t expiry = 0;
+  Status st = CachedRead(im.kv->cache_.get(), key, now_ms, &found, &expiry, value, read_wt);
+  if (!st.ok()) return st;
+  return found;
+}
+
+Result<std::optional<std::string>> KvReader::Get(std::string_view key, int64_t now_ms) {
+  std::string value;
+  auto r = Get(key, now_ms, &value);
+  if (!r.ok()) return r.status();
+  if (!r.value()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(value));
 }
 
 }  // namespace phalanx::storage

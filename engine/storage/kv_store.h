@@ -18,9 +18,11 @@
 // applied state (snapshot isolation: a read never sees half of an Apply
 // transaction). Reads take `now_ms`: keys whose expiry is <= now_ms are
 // invisible. Linearizability is the caller's job: read once applied_index()
-// has reached the read index.
+// has reached the read index. Single-key reads may be served by the read
+// cache (Options::read_cache_mb), which never returns a value older than the
+// committed one (read_cache.h).
 //
-// Bytes on disk: table kv_<gen> maps the key to a value record
+// Bytes on disk: table kv_<gen> maps 'k' + the key to a value record
 // flags(1: bit 0 = has expiry) | [expiry ms, 8 bytes big-endian] | payload.
 // Table kv_meta holds the applied index and term, the live generation, the key
 // count and the ConfState. A new generation (an empty kv_<gen+1>) replaces the
@@ -29,6 +31,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,6 +48,8 @@ namespace phalanx::storage {
 class Store;
 class WtEnv;
 class WtSession;
+class KvReader;
+class ReadCache;
 
 class KvStore {
  public:
@@ -98,10 +103,15 @@ class KvStore {
   // Number of keys stored, counting expired ones not yet removed (as Redis's
   // DBSIZE does). O(1).
   uint64_t DbSize() const { return key_count_.load(std::memory_order_acquire); }
+  // A read handle that keeps its own WiredTiger session: the fastest way to
+  // do many point reads from one thread (one per event-loop thread).
+  // kIoError if no session can be opened (Options::session_max).
+  Result<std::unique_ptr<KvReader>> NewReader() const;
 
  private:
   friend class Store;
   friend class SnapshotWriter;
+  friend class KvReader;
   struct Token {};
 
  public:
@@ -138,6 +148,31 @@ class KvStore {
   std::atomic<uint64_t> live_gen_{1};
   std::atomic<uint64_t> key_count_{0};
   std::atomic<uint64_t> max_gen_{1};  // largest generation number ever used
+  std::unique_ptr<ReadCache> cache_;  // null when disabled
+};
+
+// Point reads for one thread, on a session of its own (see
+// KvStore::NewReader). Same semantics as KvStore::Get. One thread at a time;
+// destroy before the Store. A reader left idle keeps a cursor on the table
+// it last read, which delays dropping that table after a FLUSHALL or a
+// snapshot install until its next read or its destruction.
+class KvReader {
+ public:
+  ~KvReader();
+  KvReader(const KvReader&) = delete;
+  KvReader& operator=(const KvReader&) = delete;
+
+  // The value, or nullopt if the key is missing or expired at now_ms.
+  Result<std::optional<std::string>> Get(std::string_view key, int64_t now_ms);
+  // Fills *value (reusing its capacity) and returns true, or returns false if
+  // the key is missing or expired.
+  Result<bool> Get(std::string_view key, int64_t now_ms, std::string* value);
+
+  struct Impl;
+  explicit KvReader(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace phalanx::storage

@@ -37,7 +37,9 @@ bool DecodeRecord(uint64_t index, std::string_view v, Entry* e) {
   return true;
 }
 
-uint64_t StoredBytes(const Entry& e) { return 8 + kRecordHeader + e.data.size(); }
+uint64_t StoredBytes(const Entry& e) {
+  return 8 + kRecordHeader + e.data.size();
+}
 
 consensus::Result<uint64_t> ToConsensusTerm(Result<uint64_t> r) {
   if (r.ok()) return r.value();
@@ -220,7 +222,7 @@ Result<uint64_t> LogStore::TermLocked(uint64_t i) const {
 }
 
 consensus::Result<std::vector<Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
-                                                       uint64_t max_bytes) const {
+                                                        uint64_t max_bytes) const {
   std::shared_lock<std::shared_mutex> l(mu_);
   if (lo <= start_index_) return Compacted(lo).ToConsensus();
   if (hi > last_index_ + 1) return Unavailable(hi - 1).ToConsensus();
@@ -364,8 +366,8 @@ Status LogStore::WriteLocked(WtSession& s, const std::optional<HardState>& hs,
       c->set_key(c, &k);
       c->set_value(c, &v);
       if ((r = c->insert(c)) != 0) {
-        return env_->Fail(env_->WtStatus(r, "append to raft_log at index " +
-                                                std::to_string(e.index)));
+        return env_->Fail(
+            env_->WtStatus(r, "append to raft_log at index " + std::to_string(e.index)));
       }
       added += StoredBytes(e);
     }

@@ -32,6 +32,10 @@ struct Options {
   size_t log_cache_entries = 16384;
   uint64_t log_cache_bytes = 64ull << 20;
 
+  // Recently read KV values kept in memory for single-key reads (GET, PTTL),
+  // kept coherent with Apply (see read_cache.h). 0 disables it.
+  uint64_t read_cache_mb = 256;
+
   // ShouldSnapshot() turns true when this many entries were applied since the
   // last snapshot, or when the log holds this many bytes (and something new
   // was applied).

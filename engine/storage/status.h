@@ -31,7 +31,9 @@ class Status {
   Status() = default;
   static Status Ok() { return Status(); }
   static Status Error(Code code, std::string message) { return Status(code, std::move(message)); }
-  static Status InvalidArgument(std::string m) { return Error(Code::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Error(Code::kInvalidArgument, std::move(m));
+  }
   static Status IoError(std::string m) { return Error(Code::kIoError, std::move(m)); }
   static Status Corruption(std::string m) { return Error(Code::kCorruption, std::move(m)); }
   static Status NotFound(std::string m) { return Error(Code::kNotFound, std::move(m)); }

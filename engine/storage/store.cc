@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "engine/storage/coding.h"
+#include "engine/storage/read_cache.h"
 #include "engine/storage/tables.h"
 #include "engine/storage/value.h"
 #include "engine/storage/wt_env.h"
@@ -32,12 +33,13 @@ constexpr const char* kMarkerText = "phalanx-storage 1\n";
 constexpr uint8_t kChunkVersion = 1;
 
 // Files every store has; checked before WiredTiger touches anything.
-constexpr const char* kRequiredFiles[] = {"WiredTiger",       "WiredTiger.wt",
-                                          "WiredTiger.turtle", "raft_log.wt",
-                                          "raft_state.wt",    "snapshot_meta.wt",
+constexpr const char* kRequiredFiles[] = {"WiredTiger",  "WiredTiger.wt", "WiredTiger.turtle",
+                                          "raft_log.wt", "raft_state.wt", "snapshot_meta.wt",
                                           "kv_meta.wt"};
 
-std::string ErrnoText(int e) { return std::strerror(e); }
+std::string ErrnoText(int e) {
+  return std::strerror(e);
+}
 
 // Writes `text` to dir/name durably: temp file, fsync, rename, fsync dir.
 Status WriteFileDurably(const fs::path& dir, const std::string& name, const std::string& text) {
@@ -74,8 +76,9 @@ std::string WtConfig(const Options& o, bool create, bool read_only) {
   c += "config_base=false,use_environment=false,statistics=(none),";
   c += "cache_size=" + std::to_string(o.cache_size_mb) + "MB,";
   c += "session_max=" + std::to_string(o.session_max) + ",";
-  c += "log=(enabled=true,archive=true,prealloc=true,file_max=" +
-       std::to_string(o.log_file_max_mb) + "MB),";
+  c +=
+      "log=(enabled=true,archive=true,prealloc=true,file_max=" + std::to_string(o.log_file_max_mb) +
+      "MB),";
   // Commits do not sync; durability comes from WtEnv::WaitDurable's explicit
   // log flush, shared by concurrent writers (group commit).
   c += "transaction_sync=(enabled=false),";
@@ -168,7 +171,9 @@ SnapshotWriter::SnapshotWriter(std::unique_ptr<Impl> impl, SnapshotMetadata meta
     : impl_(std::move(impl)), meta_(std::move(meta)) {}
 SnapshotWriter::~SnapshotWriter() = default;
 
-uint64_t SnapshotWriter::records() const { return impl_->records; }
+uint64_t SnapshotWriter::records() const {
+  return impl_->records;
+}
 
 Status SnapshotWriter::Write(std::string_view chunk) {
   Impl& im = *impl_;
@@ -278,13 +283,15 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
       has_log = has_log || de.path().filename().string().rfind("WiredTigerLog.", 0) == 0;
     }
     if (!has_log) {
-      return Corrupt(dir / "WiredTigerLog.*", "missing file: no WiredTiger log file; refusing to "
-                                              "open (nothing was changed)");
+      return Corrupt(dir / "WiredTigerLog.*",
+                     "missing file: no WiredTiger log file; refusing to "
+                     "open (nothing was changed)");
     }
   } else if (has_wt) {
-    return Corrupt(marker, "missing file: the directory holds WiredTiger files but no store "
-                           "marker (not a Phalanx store, or its first start was interrupted); "
-                           "refusing to open (nothing was changed)");
+    return Corrupt(marker,
+                   "missing file: the directory holds WiredTiger files but no store "
+                   "marker (not a Phalanx store, or its first start was interrupted); "
+                   "refusing to open (nothing was changed)");
   }
 
   Options o = options;
@@ -309,8 +316,8 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
 }
 
 Status Store::Init(bool fresh, bool read_only, bool* needs_recovery) {
-  auto env = WtEnv::Open(options_.dir, WtConfig(options_, fresh, read_only),
-                         options_.message_sink, options_.fault_injector, needs_recovery);
+  auto env = WtEnv::Open(options_.dir, WtConfig(options_, fresh, read_only), options_.message_sink,
+                         options_.fault_injector, needs_recovery);
   if (!env.ok()) return env.status();
   env_ = std::move(env).value();
   kv_ = std::make_unique<KvStore>(KvStore::Token(), env_.get(), options_);
@@ -320,8 +327,8 @@ Status Store::Init(bool fresh, bool read_only, bool* needs_recovery) {
   if (!lease.ok()) return lease.status();
   WT_SESSION* s = lease.value()->get();
   if (fresh) {
-    for (const char* t : {tables::kRaftLog, tables::kRaftState, tables::kSnapshotMeta,
-                          tables::kKvMeta}) {
+    for (const char* t :
+         {tables::kRaftLog, tables::kRaftState, tables::kSnapshotMeta, tables::kKvMeta}) {
       int r = s->create(s, t, tables::kTableConfig);
       if (r != 0) return env_->WtStatus(r, std::string("create ") + t);
     }
@@ -375,8 +382,8 @@ Status Store::Init(bool fresh, bool read_only, bool* needs_recovery) {
 // ------------------------------------------------------------ first boot ----
 
 bool Store::IsFresh() const {
-  return log_->hard_state().IsEmpty() && log_->LastIndex() == 0 &&
-         kv_->applied_index() == 0 && kv_->conf_state() == consensus::ConfState{};
+  return log_->hard_state().IsEmpty() && log_->LastIndex() == 0 && kv_->applied_index() == 0 &&
+         kv_->conf_state() == consensus::ConfState{};
 }
 
 Status Store::Bootstrap(const consensus::ConfState& conf_state) {
@@ -406,7 +413,8 @@ bool Store::ShouldSnapshot() const {
   uint64_t applied = kv_->applied_index();
   uint64_t snap = log_->snapshot_metadata().index;
   if (applied <= snap) return false;
-  return applied - snap >= options_.snapshot_entries || log_->log_bytes() >= options_.snapshot_bytes;
+  return applied - snap >= options_.snapshot_entries ||
+         log_->log_bytes() >= options_.snapshot_bytes;
 }
 
 int Store::FreeSlot(uint64_t gen) const {
@@ -463,8 +471,8 @@ Result<SnapshotMetadata> Store::CreateSnapshot() {
   if (!lease.ok()) return lease.status();
   WT_SESSION* s = lease.value()->get();
   std::string name = tables::CheckpointName(static_cast<uint32_t>(slot));
-  std::string config = "name=" + name + ",target=(\"" + tables::kKvMeta + "\",\"" +
-                       tables::KvUri(gen) + "\")";
+  std::string config =
+      "name=" + name + ",target=(\"" + tables::kKvMeta + "\",\"" + tables::KvUri(gen) + "\")";
   int r = env_->Inject("snapshot.checkpoint");
   if (r == 0) r = s->checkpoint(s, config.c_str());
   if (r != 0) return env_->Fail(env_->WtStatus(r, "snapshot checkpoint"));
@@ -615,8 +623,13 @@ Status Store::FinishSnapshotInstall(std::unique_ptr<SnapshotWriter> writer,
     }
     if ((st = log_->PutLogStart(s, meta.index, meta.term)); !st.ok()) return env_->Fail(st);
     if ((st = log_->PutHardState(s, h)); !st.ok()) return env_->Fail(st);
-    if ((r = env_->Inject("meta.commit")) != 0 || (r = txn.Commit()) != 0) {
+    // The whole KV state changes: the read cache forgets everything.
+    const std::vector<std::string_view> no_keys;
+    if (kv_->cache_) kv_->cache_->BeginInvalidate(no_keys, true);
+    if ((r = env_->Inject("meta.commit")) == 0) r = txn.Commit();
+    if (r != 0) {
       txn.Rollback();
+      if (kv_->cache_) kv_->cache_->EndInvalidate(no_keys, true);
       return env_->Fail(env_->WtStatus(r, "commit snapshot install"));
     }
     im.finished = true;
@@ -630,6 +643,7 @@ Status Store::FinishSnapshotInstall(std::unique_ptr<SnapshotWriter> writer,
     log_->hard_state_ = h;
     log_->snapshot_ = rec;
     kv_->Publish(m);
+    if (kv_->cache_) kv_->cache_->EndInvalidate(no_keys, true);
     ticket = env_->NoteCommitted();
   }
   if ((st = env_->WaitDurable(ticket, ws)); !st.ok()) return st;
@@ -743,9 +757,13 @@ Status Store::CollectGarbageLocked(bool at_open) {
 
 // ---------------------------------------------------------------- health ----
 
-bool Store::failed() const { return env_->failed(); }
+bool Store::failed() const {
+  return env_->failed();
+}
 
-Status Store::health() const { return env_->CheckWritable(); }
+Status Store::health() const {
+  return env_->CheckWritable();
+}
 
 Store::Stats Store::stats() const {
   Stats s;

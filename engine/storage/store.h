@@ -104,8 +104,8 @@ class Store {
   Status health() const;
 
   struct Stats {
-    uint64_t log_flushes = 0;     // fsyncs of the WiredTiger log
-    uint64_t durable_waits = 0;   // WaitDurable calls (Save counts one)
+    uint64_t log_flushes = 0;    // fsyncs of the WiredTiger log
+    uint64_t durable_waits = 0;  // WaitDurable calls (Save counts one)
     uint64_t snapshots_created = 0;
     uint64_t entries_compacted = 0;
   };
@@ -148,7 +148,7 @@ class Store {
     uint32_t slot;
     int count;
   };
-  std::vector<PinKey> pins_;     // guarded by pins_mu_: open SnapshotReaders
+  std::vector<PinKey> pins_;       // guarded by pins_mu_: open SnapshotReaders
   std::set<uint64_t> installing_;  // guarded by snapshot_mu_: staging generations
   std::atomic<uint64_t> snapshots_created_{0};
   std::atomic<uint64_t> entries_compacted_{0};

@@ -33,8 +33,12 @@ inline constexpr const char* kTableConfig = "key_format=u,value_format=u";
 inline constexpr const char* kKvTableConfig =
     "key_format=u,value_format=u,prefix_compression=false";
 
-inline std::string KvUri(uint64_t gen) { return std::string(kKvPrefix) + std::to_string(gen); }
-inline std::string KvFile(uint64_t gen) { return "kv_" + std::to_string(gen) + ".wt"; }
+inline std::string KvUri(uint64_t gen) {
+  return std::string(kKvPrefix) + std::to_string(gen);
+}
+inline std::string KvFile(uint64_t gen) {
+  return "kv_" + std::to_string(gen) + ".wt";
+}
 inline std::string CheckpointName(uint32_t slot) {
   return "phalanx_snapshot_" + std::to_string(slot);
 }
@@ -48,9 +52,11 @@ inline std::string IndexKey(uint64_t index) {
 // ConfState: varint count | ids (varint) for voters, then for learners.
 inline void PutConfState(std::string* dst, const consensus::ConfState& cs) {
   coding::PutVarint64(dst, cs.voters.size());
-  for (consensus::NodeId id : cs.voters) coding::PutVarint64(dst, id);
+  for (consensus::NodeId id : cs.voters)
+    coding::PutVarint64(dst, id);
   coding::PutVarint64(dst, cs.learners.size());
-  for (consensus::NodeId id : cs.learners) coding::PutVarint64(dst, id);
+  for (consensus::NodeId id : cs.learners)
+    coding::PutVarint64(dst, id);
 }
 
 inline bool GetConfState(std::string_view* in, consensus::ConfState* cs) {

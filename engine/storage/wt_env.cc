@@ -42,15 +42,17 @@ void WtSession::CloseCursors(std::string_view uri) {
 }
 
 void WtSession::ResetCursors() {
-  for (Cached& c : cursors_) c.cursor->reset(c.cursor);
+  for (Cached& c : cursors_)
+    c.cursor->reset(c.cursor);
 }
 
 WtEnv::WtEnv(Token, std::string home, MessageSink sink, FaultInjector faults)
     : home_(std::move(home)), sink_(std::move(sink)), faults_(std::move(faults)) {
-  handler_.wt = WT_EVENT_HANDLER{};
-  handler_.wt.handle_error = &WtEnv::HandleError;
-  handler_.wt.handle_message = &WtEnv::HandleMessage;
-  handler_.env = this;
+  handler_ = std::make_unique<EventHandler>();
+  handler_->wt = WT_EVENT_HANDLER{};
+  handler_->wt.handle_error = &WtEnv::HandleError;
+  handler_->wt.handle_message = &WtEnv::HandleMessage;
+  handler_->env = this;
 }
 
 Result<std::unique_ptr<WtEnv>> WtEnv::Open(const std::string& home, const std::string& config,
@@ -58,7 +60,7 @@ Result<std::unique_ptr<WtEnv>> WtEnv::Open(const std::string& home, const std::s
                                            bool* needs_recovery) {
   auto env = std::make_unique<WtEnv>(Token(), home, std::move(sink), std::move(faults));
   WT_CONNECTION* conn = nullptr;
-  int r = wiredtiger_open(home.c_str(), &env->handler_.wt, config.c_str(), &conn);
+  int r = wiredtiger_open(home.c_str(), &env->handler_->wt, config.c_str(), &conn);
   if (r != 0) {
     if (needs_recovery != nullptr) {
       std::lock_guard<std::mutex> l(env->err_mu_);
@@ -71,6 +73,19 @@ Result<std::unique_ptr<WtEnv>> WtEnv::Open(const std::string& home, const std::s
 }
 
 WtEnv::~WtEnv() {
+  if (conn_ != nullptr && wt_io_error_.load()) {
+    if (sink_)
+      sink_("not closing WiredTiger after an I/O failure (it could hang); exit the process");
+    // Sessions and cursors stay with the connection; the handler stays too,
+    // detached from this object.
+    for (auto& s : idle_)
+      (void)s.release();  // NOLINT: deliberately leaked with the connection
+    idle_.clear();
+    std::lock_guard<std::mutex> l(handler_->mu);
+    handler_->env = nullptr;
+    (void)handler_.release();  // NOLINT: deliberately leaked with the connection
+    return;
+  }
   idle_.clear();  // close every pooled session before the connection
   if (conn_ != nullptr) conn_->close(conn_, nullptr);
 }
@@ -106,16 +121,21 @@ void WtEnv::Release(std::unique_ptr<WtSession> s) {
 
 void WtEnv::PurgeCursors(std::string_view uri) {
   std::lock_guard<std::mutex> l(pool_mu_);
-  for (auto& s : idle_) s->CloseCursors(uri);
+  for (auto& s : idle_)
+    s->CloseCursors(uri);
 }
 
 int WtEnv::HandleError(WT_EVENT_HANDLER* h, WT_SESSION*, int error, const char* message) {
-  reinterpret_cast<EventHandler*>(h)->env->OnError(error, message);
+  auto* eh = reinterpret_cast<EventHandler*>(h);
+  std::lock_guard<std::mutex> l(eh->mu);
+  if (eh->env != nullptr) eh->env->OnError(error, message);
   return 0;
 }
 
 int WtEnv::HandleMessage(WT_EVENT_HANDLER* h, WT_SESSION*, const char* message) {
-  reinterpret_cast<EventHandler*>(h)->env->OnMessage(message);
+  auto* eh = reinterpret_cast<EventHandler*>(h);
+  std::lock_guard<std::mutex> l(eh->mu);
+  if (eh->env != nullptr) eh->env->OnMessage(message);
   return 0;
 }
 
@@ -126,6 +146,9 @@ void WtEnv::OnError(int error, const char* message) {
     // EBUSY comes from expected, retried drops of tables still in use.
     if (error == EBUSY) return;
     if (error == WT_RUN_RECOVERY) saw_run_recovery_ = true;
+    if (error == WT_PANIC || error == ENOSPC || error == EIO || error == EDQUOT) {
+      wt_io_error_.store(true);
+    }
     if (first_wt_error_.empty()) first_wt_error_ = text;
     last_wt_error_ = text;
     if (hold_messages_) {
@@ -156,7 +179,8 @@ void WtEnv::ReleaseMessages() {
     held.swap(held_);
   }
   if (sink_) {
-    for (const std::string& m : held) sink_(m);
+    for (const std::string& m : held)
+      sink_(m);
   }
 }
 
@@ -191,9 +215,9 @@ Status WtEnv::WtStatus(int ret, std::string_view what) {
   }
   if (ret == WT_NOTFOUND) return Status::NotFound(std::move(msg));
   if (ret == EBUSY) return Status::Busy(std::move(msg));
-  for (const char* sign : {"checksum", "corrupt", "does not appear to be a WiredTiger file",
-                           "unable to read root page", "turtle file read error",
-                           "No such file or directory"}) {
+  for (const char* sign :
+       {"checksum", "corrupt", "does not appear to be a WiredTiger file",
+        "unable to read root page", "turtle file read error", "No such file or directory"}) {
     if (detail.find(sign) != std::string::npos) return Status::Corruption(std::move(msg));
   }
   return Status::IoError(std::move(msg));

@@ -84,7 +84,11 @@ class WtEnv {
     friend class WtEnv;
   };
   WtEnv(Token, std::string home, MessageSink sink, FaultInjector faults);
-  // Closes all sessions, then the connection (which checkpoints).
+  // Closes all sessions, then the connection (which checkpoints). After
+  // WiredTiger itself hit an I/O error (a full disk, a panic) closing can
+  // hang forever in 3.2.1 (the final checkpoint retries its log write), so
+  // then the connection is deliberately left open: the process is expected
+  // to exit (fail-stop), and the database reopens with recovery.
   ~WtEnv();
   WtEnv(const WtEnv&) = delete;
   WtEnv& operator=(const WtEnv&) = delete;
@@ -117,8 +121,8 @@ class WtEnv {
   // --- errors and fail-stop ---
   // A Status for WiredTiger's return code `ret` from operation `what`, with
   // the first message WiredTiger reported since the last WtStatus() (the
-  // root cause; a panic that follows it is only a consequence). WT_NOTFOUND → kNotFound; checksum or
-  // corruption reports → kCorruption; anything else → kIoError.
+  // root cause; a panic that follows it is only a consequence). WT_NOTFOUND → kNotFound; checksum
+  // or corruption reports → kCorruption; anything else → kIoError.
   Status WtStatus(int ret, std::string_view what);
   // Forgets captured WiredTiger messages after an error that was expected.
   void ClearErrors();
@@ -151,27 +155,31 @@ class WtEnv {
   static int HandleMessage(WT_EVENT_HANDLER* h, WT_SESSION* s, const char* message);
 
   // Standard layout with the WiredTiger struct first, so a handler pointer
-  // WiredTiger hands back can be turned into ours.
+  // WiredTiger hands back can be turned into ours. Heap-allocated so it can
+  // outlive this object when the connection is left open; `env` is cleared
+  // (under `mu`) before this object goes away.
   struct EventHandler {
     WT_EVENT_HANDLER wt;
+    std::mutex mu;
     WtEnv* env;
   };
 
   const std::string home_;
   const MessageSink sink_;
   const FaultInjector faults_;
-  EventHandler handler_;
+  std::unique_ptr<EventHandler> handler_;
   WT_CONNECTION* conn_ = nullptr;
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<WtSession>> idle_;
 
   mutable std::mutex err_mu_;
-  std::string first_wt_error_;  // guarded by err_mu_
-  std::string last_wt_error_;   // guarded by err_mu_
-  bool saw_run_recovery_ = false;  // guarded by err_mu_
-  bool hold_messages_ = true;         // guarded by err_mu_
-  std::vector<std::string> held_;     // guarded by err_mu_
+  std::string first_wt_error_;            // guarded by err_mu_
+  std::string last_wt_error_;             // guarded by err_mu_
+  bool saw_run_recovery_ = false;         // guarded by err_mu_
+  std::atomic<bool> wt_io_error_{false};  // WiredTiger reported a panic or an I/O error
+  bool hold_messages_ = true;             // guarded by err_mu_
+  std::vector<std::string> held_;         // guarded by err_mu_
   std::atomic<bool> failed_{false};
   Status failure_;  // guarded by err_mu_
 

@@ -35,7 +35,9 @@ inline Command CommandFor(uint64_t i) {
 
 // An entry the child writes and then overwrites before reporting it: it may
 // survive a crash only beyond the last reported index.
-inline std::string TentativeData(uint64_t i) { return "tentative:" + std::to_string(i); }
+inline std::string TentativeData(uint64_t i) {
+  return "tentative:" + std::to_string(i);
+}
 
 // The KV state after applying entries 1..n.
 inline std::map<std::string, std::string> ModelAfter(uint64_t n) {
@@ -56,7 +58,8 @@ inline std::map<std::string, std::string> ModelAfter(uint64_t n) {
         m[c.args[0]] = c.args[1];
         break;
       case CommandOp::kMSet:
-        for (size_t a = 0; a < c.args.size(); a += 2) m[c.args[a]] = c.args[a + 1];
+        for (size_t a = 0; a < c.args.size(); a += 2)
+          m[c.args[a]] = c.args[a + 1];
         break;
       default:
         break;

@@ -15,7 +15,9 @@ CommandView Decode(const std::string& bytes) {
   return v;
 }
 
-std::vector<std::string> Args(const CommandView& v) { return {v.args.begin(), v.args.end()}; }
+std::vector<std::string> Args(const CommandView& v) {
+  return {v.args.begin(), v.args.end()};
+}
 
 TEST(EngineCommand, RoundTripsEveryOp) {
   std::vector<Command> cmds = {
@@ -89,9 +91,9 @@ TEST(EngineCommand, ParseInt64StrictMatchesRedis) {
   EXPECT_EQ(v, INT64_MAX);
   EXPECT_TRUE(ParseInt64Strict("-9223372036854775808", &v));
   EXPECT_EQ(v, INT64_MIN);
-  for (const char* bad : {"", "-", "-0", "01", "+1", " 1", "1 ", "1a", "9223372036854775808",
-                          "-9223372036854775809", "18446744073709551616", "1.0", "0x10",
-                          "000000000000000000001"}) {
+  for (const char* bad :
+       {"", "-", "-0", "01", "+1", " 1", "1 ", "1a", "9223372036854775808", "-9223372036854775809",
+        "18446744073709551616", "1.0", "0x10", "000000000000000000001"}) {
     EXPECT_FALSE(ParseInt64Strict(bad, &v)) << bad;
   }
 }

@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
       if (!t.ok()) Die("tentative write", t.status());
     }
     std::vector<consensus::Entry> batch;
-    for (uint64_t i = last + 1; i <= last + n; ++i) batch.push_back(Real(i));
+    for (uint64_t i = last + 1; i <= last + n; ++i)
+      batch.push_back(Real(i));
     consensus::HardState hs{1, 1, last + n};
     Status s = store->log().Save(hs, batch);
     if (!s.ok()) Die("save", s);

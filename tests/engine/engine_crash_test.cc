@@ -106,7 +106,8 @@ ChildRun RunAndKill(const std::string& dir, uint64_t seed, std::chrono::millisec
     open = read_some(50);
   }
   auto kill_at = Clock::now() + kill_after;
-  while (open && Clock::now() < kill_at) open = read_some(5);
+  while (open && Clock::now() < kill_at)
+    open = read_some(5);
   run.killed = ::kill(pid, SIGKILL) == 0;
   ::waitpid(pid, &run.status, 0);
   while (read_some(1000)) {
@@ -116,7 +117,9 @@ ChildRun RunAndKill(const std::string& dir, uint64_t seed, std::chrono::millisec
 }
 
 // Reopens the store and checks everything the child promised.
-void Verify(const std::string& dir, uint64_t max_reported, int iteration) {
+// *snapshot_index and *first_index report what the reopened store held.
+void Verify(const std::string& dir, uint64_t max_reported, int iteration, uint64_t* snapshot_index,
+            uint64_t* first_index) {
   SCOPED_TRACE("iteration " + std::to_string(iteration));
   auto opened = Store::Open(crash::CrashOptions(dir));
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
@@ -149,6 +152,8 @@ void Verify(const std::string& dir, uint64_t max_reported, int iteration) {
   EXPECT_LE(applied, last);
   EXPECT_GE(applied + 1, first) << "entries were compacted before being applied";
   consensus::SnapshotMetadata snap = log.snapshot_metadata();
+  *snapshot_index = snap.index;
+  *first_index = first;
   EXPECT_LE(snap.index, applied);
   EXPECT_LE(first, snap.index + 1);
   std::map<std::string, std::string> model = crash::ModelAfter(applied);
@@ -187,25 +192,28 @@ TEST(EngineCrash, KilledChildLosesNoDurableBatch) {
   uint64_t seed = 12345;
   if (const char* s = std::getenv("PHALANX_CRASH_SEED")) seed = std::strtoull(s, nullptr, 10);
   std::mt19937_64 rng(seed);
-  uint64_t max_reported = 0, batches = 0;
+  uint64_t max_reported = 0, batches = 0, snapshot_index = 0, first_index = 0;
   auto started = Clock::now();
   for (int it = 0; it < iterations; ++it) {
     auto delay = std::chrono::milliseconds(rng() % 400);
     ChildRun run = RunAndKill(home, rng(), delay);
-    ASSERT_TRUE(run.killed) << "iteration " << it << ": child exited early, status "
-                            << run.status;
+    ASSERT_TRUE(run.killed) << "iteration " << it << ": child exited early, status " << run.status;
     ASSERT_TRUE(WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGKILL)
         << "iteration " << it << ": child status " << run.status;
     ASSERT_GE(run.max_reported, max_reported);
     max_reported = std::max(max_reported, run.max_reported);
     batches += run.batches;
-    Verify(home, max_reported, it);
+    Verify(home, max_reported, it, &snapshot_index, &first_index);
     if (HasFatalFailure()) return;
   }
   double secs = std::chrono::duration<double>(Clock::now() - started).count();
-  std::printf("crash test: %d kills, %llu durable batches reported, last index %llu, %.1f s\n",
-              iterations, static_cast<unsigned long long>(batches),
-              static_cast<unsigned long long>(max_reported), secs);
+  std::printf(
+      "crash test: %d kills, %llu durable batches reported, last index %llu, snapshot at %llu, "
+      "log starts at %llu, %.1f s\n",
+      iterations, static_cast<unsigned long long>(batches),
+      static_cast<unsigned long long>(max_reported),
+      static_cast<unsigned long long>(snapshot_index), static_cast<unsigned long long>(first_index),
+      secs);
   EXPECT_GT(batches, 0u);
 }
 

@@ -143,9 +143,11 @@ TEST_F(KvTest, IncrBy) {
   }
   Do(Command::Set("m", "9223372036854775806", kNow));
   EXPECT_EQ(Do(Command::IncrBy("m", 1, kNow)), R::Integer(INT64_MAX));
-  EXPECT_EQ(Do(Command::IncrBy("m", 1, kNow)), R::Error("ERR increment or decrement would overflow"));
+  EXPECT_EQ(Do(Command::IncrBy("m", 1, kNow)),
+            R::Error("ERR increment or decrement would overflow"));
   Do(Command::Set("m", "-9223372036854775808", kNow));
-  EXPECT_EQ(Do(Command::IncrBy("m", -1, kNow)), R::Error("ERR increment or decrement would overflow"));
+  EXPECT_EQ(Do(Command::IncrBy("m", -1, kNow)),
+            R::Error("ERR increment or decrement would overflow"));
   // INCR keeps the TTL; an expired key counts as absent (0).
   Do(Command::Set("t", "10", kNow, kNow + 100));
   EXPECT_EQ(Do(Command::IncrBy("t", 1, kNow)), R::Integer(11));
@@ -213,7 +215,8 @@ TEST_F(KvTest, Persist) {
 }
 
 TEST_F(KvTest, FlushAllSwitchesToAnEmptyGeneration) {
-  for (int i = 0; i < 100; ++i) Do(Command::Set("k" + std::to_string(i), "v", kNow));
+  for (int i = 0; i < 100; ++i)
+    Do(Command::Set("k" + std::to_string(i), "v", kNow));
   EXPECT_EQ(Do(Command::FlushAll(kNow)), R::Ok());
   EXPECT_EQ(kv().DbSize(), 0u);
   EXPECT_EQ(Get("k1"), std::nullopt);
@@ -260,8 +263,8 @@ TEST_F(KvTest, MGetExistsAndScan) {
   Do(Command::Set("x", "gone", kNow, kNow + 1));
   auto m = kv().MGet({"a", "nope", "b", "x"}, kNow + 1);
   ASSERT_TRUE(m.ok());
-  EXPECT_EQ(m.value(), (std::vector<std::optional<std::string>>{"1", std::nullopt, "2",
-                                                                 std::nullopt}));
+  EXPECT_EQ(m.value(),
+            (std::vector<std::optional<std::string>>{"1", std::nullopt, "2", std::nullopt}));
   EXPECT_EQ(kv().Exists({"a", "a", "b", "x", "nope"}, kNow + 1).value(), 3);
   auto page = kv().Scan("", 100, kNow + 1);
   ASSERT_TRUE(page.ok());
@@ -272,7 +275,8 @@ TEST_F(KvTest, MGetExistsAndScan) {
 
 TEST_F(KvTest, ScanVisitsEveryKeyOnceAcrossPages) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  for (int i = 0; i < 1000; ++i) pairs.emplace_back("key:" + std::to_string(i), "v");
+  for (int i = 0; i < 1000; ++i)
+    pairs.emplace_back("key:" + std::to_string(i), "v");
   Do(Command::MSet(pairs, kNow));
   for (size_t count : {1u, 7u, 1000u, 5000u}) {
     auto keys = AllKeys(kNow, count);
@@ -385,15 +389,97 @@ TEST_F(KvTest, ReadsAreConsistentWhileApplying) {
     std::vector<Entry> batch;
     for (int j = 0; j < 4; ++j) {
       std::string v = std::to_string(i * 4 + j);
-      batch.push_back(testing::MakeEntry(++index, 1, Command::MSet({{"a", v}, {"b", v}}, kNow)
-                                                         .Encode()));
+      batch.push_back(
+          testing::MakeEntry(++index, 1, Command::MSet({{"a", v}, {"b", v}}, kNow).Encode()));
     }
     ASSERT_TRUE(kv().Apply(batch, std::nullopt).ok());
   }
   stop = true;
-  for (auto& th : readers) th.join();
+  for (auto& th : readers)
+    th.join();
   EXPECT_EQ(torn.load(), 0);
   EXPECT_GT(reads.load(), 0);
+}
+
+// The read cache never serves a value older than one already served, nor a
+// value that is no longer the committed one, while Apply, DEL and FLUSHALL
+// run; and at the end it agrees with the table (MGet bypasses the cache).
+TEST_F(KvTest, ReadCacheStaysCoherentUnderConcurrentApply) {
+  uint64_t seq = 0;  // keeps growing across the runs, which share the data
+  for (uint64_t cache_mb : {uint64_t{256}, uint64_t{1}}) {  // 1 MB: constant eviction
+    SCOPED_TRACE("read_cache_mb " + std::to_string(cache_mb));
+    options_.read_cache_mb = cache_mb;
+    Reopen();
+    constexpr int kKeys = 8;
+    std::vector<std::string> keys;
+    for (int k = 0; k < kKeys; ++k)
+      keys.push_back("c" + std::to_string(k));
+    std::atomic<bool> stop{false};
+    std::atomic<int> regressions{0}, errors{0};
+    std::atomic<uint64_t> reads{0};
+    auto reader_loop = [&](bool use_reader) {
+      std::unique_ptr<KvReader> reader;
+      if (use_reader) reader = std::move(kv().NewReader()).value();
+      std::vector<int64_t> seen(kKeys, -1);
+      std::string value;
+      while (!stop.load()) {
+        for (int k = 0; k < kKeys; ++k) {
+          std::optional<std::string> v;
+          if (use_reader) {
+            auto r = reader->Get(keys[k], kNow, &value);
+            if (!r.ok()) {
+              ++errors;
+              continue;
+            }
+            if (r.value()) v = value;
+          } else {
+            auto r = kv().Get(keys[k], kNow);
+            if (!r.ok()) {
+              ++errors;
+              continue;
+            }
+            v = r.value();
+          }
+          ++reads;
+          if (!v) continue;
+          int64_t got = std::stoll(*v);
+          if (got < seen[k]) {
+            ++regressions;
+            ADD_FAILURE() << "reader " << use_reader << " saw " << keys[k] << " = " << got
+                          << " after " << seen[k];
+          }
+          seen[k] = got;
+        }
+      }
+    };
+    std::thread r1(reader_loop, false), r2(reader_loop, true);
+    const uint64_t first_seq = seq;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+    while (std::chrono::steady_clock::now() < deadline && seq < first_seq + 200000) {
+      std::vector<Entry> batch;
+      for (int j = 0; j < 8; ++j) {
+        ++seq;
+        const std::string& k = keys[seq % kKeys];
+        Command c = seq % 97 == 0   ? Command::FlushAll(kNow)
+                    : seq % 13 == 0 ? Command::Del({k}, kNow)
+                                    : Command::Set(k, std::to_string(seq), kNow);
+        batch.push_back(testing::MakeEntry(kv().applied_index() + batch.size() + 1, 1, c.Encode()));
+      }
+      ASSERT_TRUE(kv().Apply(batch, std::nullopt).ok());
+    }
+    stop = true;
+    r1.join();
+    r2.join();
+    EXPECT_EQ(regressions.load(), 0);
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_GT(reads.load(), 0u);
+    auto truth = kv().MGet(keys, kNow).value();
+    auto reader = std::move(kv().NewReader()).value();
+    for (int k = 0; k < kKeys; ++k) {
+      EXPECT_EQ(Get(keys[k]), truth[k]) << keys[k];
+      EXPECT_EQ(reader->Get(keys[k], kNow).value(), truth[k]) << keys[k];
+    }
+  }
 }
 
 // Two replicas applying the same entries end with the same state and results.
@@ -416,17 +502,35 @@ TEST(EngineKvDeterminism, SameEntriesSameStateAndResults) {
     std::string k = "k" + std::to_string(next() % 30);
     Command c;
     switch (next() % 9) {
-      case 0: c = Command::Set(k, std::to_string(next() % 100), now, next() % 2 ? now + 20 : 0,
-                               static_cast<uint8_t>(next() % 16)); break;
-      case 1: c = Command::Del({k, "k" + std::to_string(next() % 30)}, now); break;
-      case 2: c = Command::IncrBy(k, static_cast<int64_t>(next() % 7) - 3, now); break;
-      case 3: c = Command::Append(k, "z", now); break;
-      case 4: c = Command::MSetNx({{k, "m"}, {"k" + std::to_string(next() % 30), "n"}}, now); break;
-      case 5: c = Command::ExpireAt(k, now + static_cast<int64_t>(next() % 40) - 10, now,
-                                    static_cast<uint8_t>(1u << (next() % 4))); break;
-      case 6: c = Command::Persist(k, now); break;
-      case 7: c = Command::PurgeExpired({k}, now); break;
-      default: c = i % 500 == 0 ? Command::FlushAll(now) : Command::Set(k, "s", now); break;
+      case 0:
+        c = Command::Set(k, std::to_string(next() % 100), now, next() % 2 ? now + 20 : 0,
+                         static_cast<uint8_t>(next() % 16));
+        break;
+      case 1:
+        c = Command::Del({k, "k" + std::to_string(next() % 30)}, now);
+        break;
+      case 2:
+        c = Command::IncrBy(k, static_cast<int64_t>(next() % 7) - 3, now);
+        break;
+      case 3:
+        c = Command::Append(k, "z", now);
+        break;
+      case 4:
+        c = Command::MSetNx({{k, "m"}, {"k" + std::to_string(next() % 30), "n"}}, now);
+        break;
+      case 5:
+        c = Command::ExpireAt(k, now + static_cast<int64_t>(next() % 40) - 10, now,
+                              static_cast<uint8_t>(1u << (next() % 4)));
+        break;
+      case 6:
+        c = Command::Persist(k, now);
+        break;
+      case 7:
+        c = Command::PurgeExpired({k}, now);
+        break;
+      default:
+        c = i % 500 == 0 ? Command::FlushAll(now) : Command::Set(k, "s", now);
+        break;
     }
     entries.push_back(testing::MakeEntry(i, 1, c.Encode()));
   }
@@ -444,7 +548,8 @@ TEST(EngineKvDeterminism, SameEntriesSameStateAndResults) {
   auto dump = [&](Store& s) {
     std::map<std::string, std::pair<std::optional<std::string>, int64_t>> out;
     auto page = s.kv().Scan("", 1000, 0).value();
-    for (const auto& k : page.keys) out[k] = {s.kv().Get(k, 0).value(), s.kv().PTtl(k, 0).value()};
+    for (const auto& k : page.keys)
+      out[k] = {s.kv().Get(k, 0).value(), s.kv().PTtl(k, 0).value()};
     return out;
   };
   EXPECT_EQ(dump(*s1), dump(*s2));

@@ -92,8 +92,8 @@ TEST(EngineLogStore, OlderEntriesComeFromTheTable) {
       ASSERT_TRUE(store->log().Save(std::nullopt, batch).ok());
     }
     EXPECT_EQ(MustEntries(store->log(), 1, 201), entries);  // spans table and cache
-    EXPECT_EQ(MustEntries(store->log(), 150, 196), std::vector<Entry>(entries.begin() + 149,
-                                                                      entries.begin() + 195));
+    EXPECT_EQ(MustEntries(store->log(), 150, 196),
+              std::vector<Entry>(entries.begin() + 149, entries.begin() + 195));
     EXPECT_EQ(store->log().Term(7).value(), 2u);
   }
   o.log_cache_entries = 0;  // no cache at all
@@ -127,7 +127,8 @@ TEST(EngineLogStore, ConflictingSuffixIsReplaced) {
   auto all = MustEntries(store->log(), 1, 7);
   ASSERT_EQ(all.size(), 6u);
   EXPECT_EQ(all[0], MakeEntries(1, 2, 1)[0]);
-  for (size_t i = 1; i < 6; ++i) EXPECT_EQ(all[i].term, 3u);
+  for (size_t i = 1; i < 6; ++i)
+    EXPECT_EQ(all[i].term, 3u);
   EXPECT_EQ(store->log().hard_state(), (HardState{2, 0, 5}));
 }
 
@@ -159,7 +160,8 @@ TEST(EngineLogStore, PipelinedWritesShareOneFlush) {
   }
   ASSERT_TRUE(log.WaitDurable(tickets.back()).ok());
   EXPECT_EQ(store->stats().log_flushes, before + 1);
-  for (uint64_t t : tickets) ASSERT_TRUE(log.WaitDurable(t).ok());  // already durable
+  for (uint64_t t : tickets)
+    ASSERT_TRUE(log.WaitDurable(t).ok());  // already durable
   EXPECT_EQ(store->stats().log_flushes, before + 1);
 }
 
@@ -178,7 +180,8 @@ TEST(EngineLogStore, ConcurrentSavesShareFlushes) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(failures.load(), 0);
   uint64_t flushes = store->stats().log_flushes - before;
   EXPECT_GE(flushes, 1u);

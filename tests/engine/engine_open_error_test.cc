@@ -125,14 +125,16 @@ TEST_F(OpenError, CorruptLogTable) {
   // checksum.
   std::string bytes = ReadFile(File("raft_log.wt"));
   ASSERT_GT(bytes.size(), 4096u);
-  for (size_t i = 4096; i < bytes.size(); ++i) bytes[i] = static_cast<char>(0xa5 ^ (i & 0xff));
+  for (size_t i = 4096; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(0xa5 ^ (i & 0xff));
   std::ofstream(File("raft_log.wt"), std::ios::binary | std::ios::trunc) << bytes;
   ExpectRefused(dir_.path(), Status::Code::kCorruption, "raft_log.wt");
 }
 
 TEST_F(OpenError, CorruptKvTableHeader) {
   std::string bytes = ReadFile(File("kv_1.wt"));
-  for (size_t i = 0; i < std::min<size_t>(bytes.size(), 512); ++i) bytes[i] = 'Z';
+  for (size_t i = 0; i < std::min<size_t>(bytes.size(), 512); ++i)
+    bytes[i] = 'Z';
   std::ofstream(File("kv_1.wt"), std::ios::binary | std::ios::trunc) << bytes;
   ExpectRefused(dir_.path(), Status::Code::kCorruption, "kv_1.wt");
 }

@@ -32,7 +32,8 @@ void Feed(Store& s, uint64_t n, uint64_t keys = 50, size_t size = 32) {
   for (uint64_t i = last + 1; i <= last + n; ++i) {
     std::string v = std::to_string(i);
     v.resize(size, '.');
-    batch.push_back(MakeEntry(i, 1, Command::Set("k" + std::to_string(i % keys), v, kNow).Encode()));
+    batch.push_back(
+        MakeEntry(i, 1, Command::Set("k" + std::to_string(i % keys), v, kNow).Encode()));
   }
   ASSERT_TRUE(s.log().Save(consensus::HardState{1, 1, last + n}, batch).ok());
   auto r = s.kv().Apply(batch, consensus::ConfState{{1}, {}});
@@ -46,7 +47,8 @@ std::map<std::string, std::string> Dump(Store& s) {
     auto page = s.kv().Scan(cursor, 256, kNow);
     EXPECT_TRUE(page.ok());
     if (!page.ok()) break;
-    for (const auto& k : page.value().keys) out[k] = s.kv().Get(k, kNow).value().value_or("?");
+    for (const auto& k : page.value().keys)
+      out[k] = s.kv().Get(k, kNow).value().value_or("?");
     cursor = page.value().cursor;
     if (cursor.empty()) break;
   }
@@ -124,9 +126,8 @@ TEST(EngineSnapshot, StreamIsTheStateAtTheSnapshotIndexInBoundedChunks) {
   ASSERT_TRUE(meta.ok());
   // The state moves on; the snapshot does not.
   Feed(*leader, 200, 400, 40);
-  ASSERT_TRUE(leader->kv().Apply({MakeEntry(701, 1, Command::FlushAll(kNow).Encode())},
-                                 std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      leader->kv().Apply({MakeEntry(701, 1, Command::FlushAll(kNow).Encode())}, std::nullopt).ok());
   size_t chunks = 0;
   // A chunk stops once it passes the target: at most one record beyond it.
   ASSERT_TRUE(Transfer(*leader, *follower, &chunks, 1000 + 100).ok());
@@ -193,9 +194,8 @@ TEST(EngineSnapshot, InstallReplacesDivergentLogAndState) {
   // The follower applied a little and holds a long unapplied log, some of it
   // beyond the snapshot index.
   Feed(*follower, 20);
-  ASSERT_TRUE(follower->log()
-                  .Save(consensus::HardState{1, 1, 20}, testing::MakeEntries(21, 400, 1))
-                  .ok());
+  ASSERT_TRUE(
+      follower->log().Save(consensus::HardState{1, 1, 20}, testing::MakeEntries(21, 400, 1)).ok());
   ASSERT_TRUE(Transfer(*leader, *follower).ok());
   EXPECT_EQ(follower->log().FirstIndex(), 301u);
   EXPECT_EQ(follower->log().LastIndex(), 300u);
@@ -308,7 +308,8 @@ TEST(EngineSnapshot, CompactionInBoundedStepsLetsAppendsThrough) {
   o.log_cache_entries = 100;
   auto s = OpenOrDie(o);
   ASSERT_TRUE(s);
-  for (int i = 0; i < 20; ++i) Feed(*s, 1000, 100, 16);
+  for (int i = 0; i < 20; ++i)
+    Feed(*s, 1000, 100, 16);
   auto meta = s->CreateSnapshot();
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta.value().index, 20000u);
@@ -375,8 +376,8 @@ TEST(EngineSnapshot, SnapshotOfAnOldGenerationSurvivesFlushAll) {
   Feed(*s, 50, 10);
   auto before = Dump(*s);
   ASSERT_TRUE(s->CreateSnapshot().ok());
-  ASSERT_TRUE(s->kv().Apply({MakeEntry(51, 1, Command::FlushAll(kNow).Encode())}, std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      s->kv().Apply({MakeEntry(51, 1, Command::FlushAll(kNow).Encode())}, std::nullopt).ok());
   ASSERT_TRUE(s->CollectGarbage().ok());
   EXPECT_TRUE(std::filesystem::exists(a.Sub("kv_1.wt")));  // still the snapshot's table
   auto f = OpenOrDie(TestOptions(b.path()));

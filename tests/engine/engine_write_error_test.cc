@@ -3,12 +3,17 @@
 // real full disk (a size-limited tmpfs, when this process may mount one) and
 // with errors injected at the engine's boundary with WiredTiger.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <sstream>
 
 #include "test_util.h"
 
@@ -42,10 +47,9 @@ void ExpectFailStop(Store& s) {
   EXPECT_EQ(s.log().Save(std::nullopt, {MakeEntry(last + 1, 9, "x")}).code(),
             Status::Code::kFailed);
   EXPECT_EQ(s.log().Save(HardState{9, 0, 0}, {}).code(), Status::Code::kFailed);
-  EXPECT_EQ(s.kv().Apply({MakeEntry(s.kv().applied_index() + 1, 1, "")}, std::nullopt)
-                .status()
-                .code(),
-            Status::Code::kFailed);
+  EXPECT_EQ(
+      s.kv().Apply({MakeEntry(s.kv().applied_index() + 1, 1, "")}, std::nullopt).status().code(),
+      Status::Code::kFailed);
   EXPECT_EQ(s.CreateSnapshot().status().code(), Status::Code::kFailed);
   EXPECT_EQ(s.CompactLog(1).code(), Status::Code::kFailed);
   EXPECT_EQ(s.log().LastIndex(), last);
@@ -61,7 +65,8 @@ TEST(EngineWriteError, LogFlushErrorFailsStopAndKeepsAcknowledgedEntries) {
     ASSERT_TRUE(s);
     Status st;
     for (uint64_t i = 1; i <= 20; ++i) {
-      st = s->log().Save(HardState{1, 1, i}, {MakeEntry(i, 1, Command::IncrBy("n", 1, 0).Encode())});
+      st =
+          s->log().Save(HardState{1, 1, i}, {MakeEntry(i, 1, Command::IncrBy("n", 1, 0).Encode())});
       if (!st.ok()) break;
       acked = i;
     }
@@ -111,8 +116,8 @@ TEST(EngineWriteError, ApplyErrorKeepsAppliedIndexAndData) {
   o.fault_injector = Injector{"kv.commit", 2, EIO};
   auto s = OpenOrDie(o);
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->kv().Apply({MakeEntry(1, 1, Command::Set("a", "1", 0).Encode())}, std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      s->kv().Apply({MakeEntry(1, 1, Command::Set("a", "1", 0).Encode())}, std::nullopt).ok());
   auto r = s->kv().Apply({MakeEntry(2, 1, Command::Set("a", "2", 0).Encode())}, std::nullopt);
   EXPECT_EQ(r.status().code(), Status::Code::kIoError);
   EXPECT_EQ(s->kv().applied_index(), 1u);
@@ -151,6 +156,8 @@ TEST(EngineWriteError, SnapshotErrorsFailStop) {
 
 // A real full disk: the store lives on a 24 MB tmpfs mounted in a private
 // mount namespace (gone with this process). Needs root; skipped otherwise.
+// Run alone (ctest runs each test in its own process): unshare() needs a
+// single-threaded process.
 TEST(EngineWriteError, DiskFullOnASmallFileSystem) {
   if (::geteuid() != 0) GTEST_SKIP() << "not root: cannot mount a size-limited tmpfs";
   if (::unshare(CLONE_NEWNS) != 0) {
@@ -170,12 +177,20 @@ TEST(EngineWriteError, DiskFullOnASmallFileSystem) {
 
   Options o = TestOptions(dir.Sub("store"));
   o.log_file_max_mb = 1;
-  uint64_t acked = 0;
-  Status failure;
-  {
-    auto s = OpenOrDie(o);
-    ASSERT_TRUE(s);
+  // The writer runs in a child process, as a node would: on fail-stop it
+  // exits, leaving WiredTiger unclosed (closing can hang on a full disk).
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    auto opened = Store::Open(o);
+    if (!opened.ok()) ::_exit(10);
+    std::unique_ptr<Store> s = std::move(opened).value();
     std::string payload(4096, 'd');
+    uint64_t acked = 0;
+    Status failure;
     for (uint64_t i = 1; i <= 20000; ++i) {  // 80 MB: more than the disk
       Status st = s->log().Save(HardState{1, 1, i}, {MakeEntry(i, 1, payload)});
       if (!st.ok()) {
@@ -184,13 +199,49 @@ TEST(EngineWriteError, DiskFullOnASmallFileSystem) {
       }
       acked = i;
     }
-    ASSERT_FALSE(failure.ok()) << "the disk never filled up";
-    std::printf("disk full after %llu acknowledged entries: %s\n",
-                static_cast<unsigned long long>(acked), failure.ToString().c_str());
-    EXPECT_EQ(failure.code(), Status::Code::kIoError);
-    EXPECT_GT(acked, 100u);
-    ExpectFailStop(*s);
+    // Fail-stop: later writes refused at once, reads still served.
+    bool refused = s->log().Save(HardState{2, 0, 0}, {}).code() == Status::Code::kFailed &&
+                   s->kv().Apply({MakeEntry(1, 1, "")}, std::nullopt).status().code() ==
+                       Status::Code::kFailed &&
+                   s->failed();
+    bool readable = s->log().Entries(1, acked + 1, consensus::kNoLimit).ok();
+    std::string report =
+        std::to_string(acked) + " " + std::to_string(static_cast<int>(failure.code())) + " " +
+        (refused ? "1" : "0") + " " + (readable ? "1" : "0") + " " + failure.ToString();
+    s.reset();  // must not hang
+    if (::write(fds[1], report.data(), report.size()) < 0) ::_exit(11);
+    ::_exit(0);
   }
+  ::close(fds[1]);
+  std::string report;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) continue;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    report.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  ::kill(pid, SIGKILL);  // no-op if it already exited
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer status " << status;
+  std::istringstream in(report);
+  uint64_t acked = 0;
+  int code = 0, refused = 0, readable = 0;
+  in >> acked >> code >> refused >> readable;
+  std::string failure;
+  std::getline(in, failure);
+  std::printf("disk full after %llu acknowledged entries:%s\n",
+              static_cast<unsigned long long>(acked), failure.c_str());
+  EXPECT_EQ(code, static_cast<int>(Status::Code::kIoError)) << failure;
+  EXPECT_NE(failure.find("No space left on device"), std::string::npos) << failure;
+  EXPECT_GT(acked, 100u);
+  EXPECT_EQ(refused, 1) << "later writes were not refused";
+  EXPECT_EQ(readable, 1) << "acknowledged entries were not readable after the failure";
+
   // More room, and everything acknowledged must be there.
   ASSERT_EQ(::mount(nullptr, dir.path().c_str(), nullptr, MS_REMOUNT, "size=256m"), 0)
       << std::strerror(errno);
