@@ -1130,6 +1130,15 @@ void CmdRandomkey(Ctx& ctx) {
   });
 }
 
+// PHALANX <subcommand> [args...]: cluster administration, answered by the
+// node (Store::Admin). Ordered like a write on its connection.
+void CmdPhalanx(Ctx& ctx) {
+  ctx.out->kind = Prepared::Kind::kAdmin;
+  ctx.out->admin_args.assign(std::make_move_iterator(ctx.argv.begin() + 1),
+                             std::make_move_iterator(ctx.argv.end()));
+  ctx.out->on_result = CommandExecutor::ReplyFromResult;
+}
+
 // HTTP requests ("POST", "Host:"): Redis's securityWarningCommand closes
 // the connection without a reply.
 void CmdSecurityWarning(Ctx& ctx) {
@@ -1188,6 +1197,7 @@ const Spec kCommands[] = {
     {"keys", 2, 0, CmdKeys},
     {"scan", -2, 0, CmdScan},
     {"randomkey", 1, 0, CmdRandomkey},
+    {"phalanx", -2, 0, CmdPhalanx},
 };
 
 const Spec kSubcommands[] = {

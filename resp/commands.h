@@ -25,6 +25,7 @@ struct Prepared {
     kReply,       // `reply` is complete
     kRead,        // after Store::ReadBarrier succeeds: `read`
     kWrite,       // Store::Write(`write`), then `on_result`
+    kAdmin,       // Store::Admin(`admin_args`), then `on_result`; ordered as a write
     kClientList,  // gather every connection's line, then `on_client_list`
     kDrop,        // close the connection now, without a reply (HTTP requests)
   };
@@ -33,6 +34,7 @@ struct Prepared {
   std::string reply;               // kReply
   bool close_after_reply = false;  // QUIT
   storage::Command write;          // kWrite
+  std::vector<std::string> admin_args;  // kAdmin
   std::function<void(const storage::ApplyResult&, ReplyBuilder&)> on_result;
   std::function<void(Store&, int64_t now_ms, ReplyBuilder&)> read;
   std::function<void(const std::string& lines, ReplyBuilder&)> on_client_list;

@@ -538,6 +538,7 @@ class EventLoop {
       }
       case Prepared::Kind::kRead:
       case Prepared::Kind::kWrite:
+      case Prepared::Kind::kAdmin:
         if (CanStart(c, p.kind)) {
           Start(c, std::move(p));
         } else {
@@ -571,14 +572,19 @@ class EventLoop {
     Slot& s = NewSlot(c, p);
     const uint64_t id = c.client.id;
     const uint64_t seq = s.seq;
-    if (p.kind == Prepared::Kind::kWrite) {
+    if (p.kind == Prepared::Kind::kWrite || p.kind == Prepared::Kind::kAdmin) {
       ++c.writes_inflight;
       std::shared_ptr<Mailbox> mb = mailbox_;
-      shared_.store->Write(std::move(p.write), [mb, id, seq](storage::ApplyResult r) {
+      auto done = [mb, id, seq](storage::ApplyResult r) {
         mb->Post([id, seq, r = std::move(r)](EventLoop& l) mutable {
           l.OnWriteResult(id, seq, std::move(r));
         });
-      });
+      };
+      if (p.kind == Prepared::Kind::kWrite) {
+        shared_.store->Write(std::move(p.write), std::move(done));
+      } else {
+        shared_.store->Admin(std::move(p.admin_args), std::move(done));
+      }
     } else {
       ++c.reads_inflight;
       barrier_batch_.emplace_back(id, seq);

@@ -58,6 +58,14 @@ class Store {
   // Lines ("field:value\r\n" ...) for the INFO sections the node owns:
   // "raft", "membership", "persistence", "keyspace". Empty for others.
   virtual std::string InfoSection(std::string_view section) = 0;
+
+  // `PHALANX <subcommand> [args...]`: cluster administration, implemented by
+  // the node (README "Admin commands"). `args` holds the subcommand (as sent)
+  // and its arguments. Calls `done` exactly once, from any thread: kOk → +OK,
+  // kBulk → a bulk string (multi-line text for listings), kInteger, kNil, or
+  // kError with the full error line (an unknown subcommand included).
+  virtual void Admin(std::vector<std::string> args,
+                     std::function<void(storage::ApplyResult)> done) = 0;
 };
 
 }  // namespace phalanx::resp

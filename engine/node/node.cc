@@ -389,6 +389,14 @@ void Node::Stop() {
   if (ready_thread_.joinable()) ready_thread_.join();
   if (ticker_thread_.joinable()) ticker_thread_.join();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  {
+    std::vector<AdminDone> waiters;
+    {
+      std::lock_guard<std::mutex> lk(snapshot_mu_);
+      waiters.swap(snapshot_waiters_);
+    }
+    for (auto& w : waiters) w(ApplyResult::Error("ERR node is shutting down"));
+  }
   transport_->Shutdown();
 
   Completions out;
@@ -853,14 +861,22 @@ void Node::SnapshotLoop() {
       std::lock_guard<std::mutex> g(mu_);
       return stopping_ || snapshot_requested_.load();
     });
+    bool stop;
     {
       std::lock_guard<std::mutex> g(mu_);
-      if (stopping_) return;
+      stop = stopping_;
     }
+    std::vector<AdminDone> waiters;
+    waiters.swap(snapshot_waiters_);
     lk.unlock();
+    if (stop) {
+      for (auto& w : waiters) w(ApplyResult::Error("ERR node is shutting down"));
+      return;
+    }
     if (snapshot_requested_.exchange(false)) {
       ApplyResult r = TakeSnapshot();
       if (r.type == ApplyResult::Type::kError) spdlog::warn("snapshot: {}", r.bytes);
+      for (auto& w : waiters) w(r);
     }
     if (Clock::now() >= next_expiry) {
       next_expiry = Clock::now() + std::chrono::seconds(1);

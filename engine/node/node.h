@@ -98,6 +98,9 @@ class Node final : public transport::Handler, public resp::Store {
   uint64_t DbSize(int64_t now_ms) override;
   std::optional<std::string> RandomKey(int64_t now_ms) override;
   std::string InfoSection(std::string_view section) override;
+  // PHALANX <subcommand>: see admin.cc and the README's "Admin commands".
+  void Admin(std::vector<std::string> args,
+             std::function<void(storage::ApplyResult)> done) override;
 
   // Proposes already-encoded commands as one batch (what Write does, and what
   // a forwarded request does on the leader). `done` gets one result per
@@ -206,6 +209,8 @@ class Node final : public transport::Handler, public resp::Store {
   std::atomic<bool> snapshot_requested_{false};
   std::mutex snapshot_mu_;
   std::condition_variable snapshot_cv_;
+  // PHALANX SNAPSHOT requests waiting for the next snapshot (snapshot_mu_).
+  std::vector<AdminDone> snapshot_waiters_;
 
   std::thread ready_thread_;
   std::thread ticker_thread_;

@@ -103,6 +103,33 @@ class ThreeNodeCluster(unittest.TestCase):
         finally:
             stranger.kill()
 
+    def test_admin_commands_snapshot_transfer_and_remove(self):
+        leader = self.cluster.leader()
+        c = leader.client()
+        self.assertIn("SNAPSHOT", c.execute_command("PHALANX", "HELP"))
+        for i in range(20):
+            c.set("a%d" % i, i)
+        self.assertTrue(c.execute_command("PHALANX", "SNAPSHOT"))
+        with self.assertRaises(Exception) as e:
+            c.execute_command("PHALANX", "TRANSFER", "nobody")
+        self.assertIn("no such node", str(e.exception))
+        with self.assertRaises(Exception) as e:
+            c.execute_command("PHALANX", "FROB")
+        self.assertIn("unknown subcommand", str(e.exception))
+        target = next(n for n in self.cluster.nodes if n is not leader)
+        self.assertTrue(c.execute_command("PHALANX", "TRANSFER", target.name))
+        retry(lambda: (target.raft_info() or {}).get("role") == "leader", timeout=15,
+              what="leadership moved to " + target.name)
+        # Remove the old leader through the new one; the rest keep serving.
+        tc = target.client()
+        self.assertTrue(tc.execute_command("PHALANX", "REMOVE", leader.name))
+        retry(lambda: leader.name not in (target.raft_info() or {}).get("voters", ""), timeout=15,
+              what=leader.name + " removed")
+        self.assertTrue(tc.set("after-remove", "1"))
+        other = next(n for n in self.cluster.nodes if n not in (leader, target))
+        retry(lambda: other.client().get("after-remove") == "1", timeout=15,
+              what="write visible on the remaining follower")
+
     def test_full_cluster_restart_keeps_everything(self):
         c = self.leader.client()
         for i in range(50):

@@ -46,6 +46,12 @@ class RespCommands : public ::testing::Test {
         p.on_result(result, rb);
         return out;
       }
+      case Prepared::Kind::kAdmin: {
+        storage::ApplyResult result;
+        store_.Admin(std::move(p.admin_args), [&](storage::ApplyResult r) { result = std::move(r); });
+        p.on_result(result, rb);
+        return out;
+      }
       case Prepared::Kind::kClientList:
         p.on_client_list("id=1 addr=x\n", rb);
         return out;
@@ -101,6 +107,16 @@ TEST_F(RespCommands, ArityAndUnknownCommands) {
   std::string reply = Reply({std::string(200, 'x'), std::string(200, 'y')});
   EXPECT_EQ(reply, "-ERR unknown command '" + std::string(128, 'x') +
                        "', with args beginning with: '" + std::string(128, 'y') + "' \r\n");
+}
+
+// PHALANX subcommands go to the node (Store::Admin) and come back as replies.
+TEST_F(RespCommands, PhalanxAdminGoesToTheStore) {
+  const std::vector<ReplyCase> cases = {
+      {{"PHALANX"}, "-ERR wrong number of arguments for 'phalanx' command\r\n"},
+      {{"phalanx", "ECHO-ADMIN", "a", "b"}, "$3\r\na b\r\n"},
+      {{"PHALANX", "nope"}, "-ERR unknown subcommand\r\n"},
+  };
+  ExpectReplies(this, cases, &RespCommands::Reply);
 }
 
 TEST_F(RespCommands, SetGrammar) {

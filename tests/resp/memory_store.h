@@ -135,6 +135,18 @@ class MemoryStore : public Store {
     return std::nullopt;
   }
 
+  // PHALANX ECHO-ADMIN a b → bulk "a b"; anything else → the node's error.
+  void Admin(std::vector<std::string> args,
+             std::function<void(storage::ApplyResult)> done) override {
+    if (!args.empty() && args[0] == "ECHO-ADMIN") {
+      std::string joined;
+      for (size_t i = 1; i < args.size(); ++i) joined += (i > 1 ? " " : "") + args[i];
+      done(storage::ApplyResult::Bulk(std::move(joined)));
+      return;
+    }
+    done(storage::ApplyResult::Error("ERR unknown subcommand"));
+  }
+
   std::string InfoSection(std::string_view section) override {
     if (section == "raft") {
       return "role:leader\r\nnode_id:n1\r\nleader_id:n1\r\nterm:1\r\ncommit_index:0\r\n"
