@@ -743,22 +743,26 @@ enum SetOpt : uint32_t {
   kOptPxAt = 128,
 };
 
-// Redis's getExpireMillisecondsOrReply: the absolute expiry in ms.
+// Redis's getExpireMillisecondsOrReply: the absolute expiry in ms, or the
+// error text ("" on success).
+std::string ExpireMsOrError(const std::string& arg, bool seconds, bool relative, int64_t now_ms,
+                            std::string_view cmd, int64_t* out) {
+  int64_t v;
+  if (!StringToInt64(arg, &v)) return std::string(kErrNotInt);
+  std::string bad_time = "ERR invalid expire time in '" + std::string(cmd) + "' command";
+  if (v <= 0 || (seconds && v > LLONG_MAX / 1000)) return bad_time;
+  if (seconds) v *= 1000;
+  if (relative && AddOverflows(v, now_ms, &v)) return bad_time;
+  *out = v;
+  return {};
+}
+
 bool ExpireMs(Ctx& ctx, const std::string& arg, bool seconds, bool relative, std::string_view cmd,
               int64_t* out) {
-  int64_t v;
-  if (!ParseInt(ctx, arg, &v)) return false;
-  if (v <= 0 || (seconds && v > LLONG_MAX / 1000)) {
-    ErrExpireTime(ctx, cmd);
-    return false;
-  }
-  if (seconds) v *= 1000;
-  if (relative && AddOverflows(v, ctx.now_ms, &v)) {
-    ErrExpireTime(ctx, cmd);
-    return false;
-  }
-  *out = v;
-  return true;
+  std::string error = ExpireMsOrError(arg, seconds, relative, ctx.now_ms, cmd, out);
+  if (error.empty()) return true;
+  ctx.Error(error);
+  return false;
 }
 
 void CmdSet(Ctx& ctx) {
@@ -889,6 +893,88 @@ void CmdAppend(Ctx& ctx) {
   args.push_back(std::move(ctx.argv[1]));
   args.push_back(std::move(ctx.argv[2]));
   ctx.Write(MakeCommand(CommandOp::kAppend, ctx.now_ms, std::move(args)));
+}
+
+void CmdGetdel(Ctx& ctx) {
+  ctx.Write(Command::GetDel(std::move(ctx.argv[1]), ctx.now_ms));
+}
+
+// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST], parsed like Redis
+// 7.0's parseExtendedStringArgumentsOrReply(COMMAND_GET): the same option may
+// repeat (the last value wins), different expiry options or PERSIST with one
+// do not mix.
+void CmdGetex(Ctx& ctx) {
+  constexpr uint32_t kOptPersist = 256;
+  uint32_t f = 0;
+  const std::string* expire = nullptr;
+  for (size_t j = 2; j < ctx.argc(); ++j) {
+    const std::string& opt = ctx.argv[j];
+    bool has_next = j + 1 < ctx.argc();
+    if (EqualsIgnoreCase(opt, "persist") && !(f & (kOptEx | kOptPx | kOptExAt | kOptPxAt))) {
+      f |= kOptPersist;
+    } else if (EqualsIgnoreCase(opt, "ex") && !(f & (kOptPersist | kOptExAt | kOptPx | kOptPxAt)) &&
+               has_next) {
+      f |= kOptEx;
+      expire = &ctx.argv[++j];
+    } else if (EqualsIgnoreCase(opt, "px") && !(f & (kOptPersist | kOptEx | kOptExAt | kOptPxAt)) &&
+               has_next) {
+      f |= kOptPx;
+      expire = &ctx.argv[++j];
+    } else if (EqualsIgnoreCase(opt, "exat") && !(f & (kOptPersist | kOptEx | kOptPx | kOptPxAt)) &&
+               has_next) {
+      f |= kOptExAt;
+      expire = &ctx.argv[++j];
+    } else if (EqualsIgnoreCase(opt, "pxat") && !(f & (kOptPersist | kOptEx | kOptExAt | kOptPx)) &&
+               has_next) {
+      f |= kOptPxAt;
+      expire = &ctx.argv[++j];
+    } else {
+      return ctx.Error(kErrSyntax);
+    }
+  }
+  uint8_t flags = 0;
+  int64_t at = 0;
+  if (expire != nullptr) {
+    bool seconds = (f & (kOptEx | kOptExAt)) != 0;
+    bool relative = (f & (kOptEx | kOptPx)) != 0;
+    // Redis checks the expiry only after finding the key: a missing key
+    // replies nil even to a bad time. A bad time changes nothing, so answer
+    // it with a read instead of a write through the log.
+    std::string error = ExpireMsOrError(*expire, seconds, relative, ctx.now_ms, "getex", &at);
+    if (!error.empty()) {
+      return ctx.Read([key = std::move(ctx.argv[1]), error = std::move(error), s = ctx.shared](
+                          Store& store, int64_t now, ReplyBuilder& rb) {
+        if (!store.Get(key, now)) return rb.Null();
+        s->stats.total_error_replies.fetch_add(1, std::memory_order_relaxed);
+        rb.Error(error);
+      });
+    }
+    flags = storage::kGetExSetExpiry;
+  } else if (f & kOptPersist) {
+    flags = storage::kGetExPersist;
+  }
+  ctx.Write(Command::GetEx(std::move(ctx.argv[1]), ctx.now_ms, flags, at));
+}
+
+void CmdIncrbyfloat(Ctx& ctx) {
+  long double incr;
+  if (!storage::ParseLongDouble(ctx.argv[2], &incr)) return ctx.Error(storage::kErrNotFloat);
+  ctx.Write(Command::IncrByFloat(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms));
+}
+
+void CmdSetrange(Ctx& ctx) {
+  int64_t offset;
+  if (!ParseInt(ctx, ctx.argv[2], &offset)) return;
+  if (offset < 0) return ctx.Error(storage::kErrOffsetRange);
+  // Redis's checkStringLength, done before looking at the key (an empty value
+  // is never too long); apply checks the storage limit again.
+  const std::string& value = ctx.argv[3];
+  int64_t total;
+  if (!value.empty() && (AddOverflows(offset, static_cast<int64_t>(value.size()), &total) ||
+                         total > static_cast<int64_t>(ctx.shared->config.proto_max_bulk_len()))) {
+    return ctx.Error(storage::kErrStringTooLong);
+  }
+  ctx.Write(Command::SetRange(std::move(ctx.argv[1]), offset, std::move(ctx.argv[3]), ctx.now_ms));
 }
 
 void CountHit(SharedState* s, bool hit) {
@@ -1182,6 +1268,10 @@ const Spec kCommands[] = {
     {"decr", 2, 0, CmdDecr},
     {"decrby", 3, 0, CmdDecrby},
     {"append", 3, 0, CmdAppend},
+    {"getdel", 2, 0, CmdGetdel},
+    {"getex", -2, 0, CmdGetex},
+    {"incrbyfloat", 3, 0, CmdIncrbyfloat},
+    {"setrange", 4, 0, CmdSetrange},
     {"strlen", 2, 0, CmdStrlen},
     {"getrange", 4, 0, CmdGetrange},
     {"expire", -3, 0, CmdExpire},

@@ -1,6 +1,11 @@
 #include "engine/storage/command.h"
 
+#include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "engine/storage/coding.h"
 
@@ -9,7 +14,11 @@ namespace phalanx::storage {
 namespace {
 
 bool HasExpireField(CommandOp op) {
-  return op == CommandOp::kSet || op == CommandOp::kExpire;
+  return op == CommandOp::kSet || op == CommandOp::kExpire || op == CommandOp::kGetEx;
+}
+
+bool HasDeltaField(CommandOp op) {
+  return op == CommandOp::kIncrBy || op == CommandOp::kSetRange;
 }
 
 uint8_t AllowedFlags(CommandOp op) {
@@ -18,6 +27,8 @@ uint8_t AllowedFlags(CommandOp op) {
       return kSetNx | kSetXx | kSetGet | kSetKeepTtl;
     case CommandOp::kExpire:
       return kExpireNx | kExpireXx | kExpireGt | kExpireLt;
+    case CommandOp::kGetEx:
+      return kGetExPersist | kGetExSetExpiry;
     default:
       return 0;
   }
@@ -28,10 +39,14 @@ bool ArgcFits(CommandOp op, uint64_t argc) {
   switch (op) {
     case CommandOp::kSet:
     case CommandOp::kAppend:
+    case CommandOp::kIncrByFloat:
+    case CommandOp::kSetRange:
       return argc == 2;
     case CommandOp::kIncrBy:
     case CommandOp::kExpire:
     case CommandOp::kPersist:
+    case CommandOp::kGetDel:
+    case CommandOp::kGetEx:
       return argc == 1;
     case CommandOp::kDel:
     case CommandOp::kPurgeExpired:
@@ -46,7 +61,7 @@ bool ArgcFits(CommandOp op, uint64_t argc) {
 }
 
 bool KnownOp(uint8_t op) {
-  return op >= 1 && op <= 10;
+  return op >= 1 && op <= 14;
 }
 
 Command Make(CommandOp op, int64_t now_ms, std::vector<std::string> args) {
@@ -124,6 +139,33 @@ Command Command::PurgeExpired(std::vector<std::string> keys, int64_t now_ms) {
   return Make(CommandOp::kPurgeExpired, now_ms, std::move(keys));
 }
 
+Command Command::GetDel(std::string key, int64_t now_ms) {
+  return Make(CommandOp::kGetDel, now_ms, {std::move(key)});
+}
+
+Command Command::GetEx(std::string key, int64_t now_ms, uint8_t flags, int64_t expire_at_ms) {
+  Command c = Make(CommandOp::kGetEx, now_ms, {std::move(key)});
+  c.flags = flags;
+  c.expire_at_ms = expire_at_ms;
+  return c;
+}
+
+Command Command::IncrByFloat(std::string key, std::string increment, int64_t now_ms) {
+  std::vector<std::string> args;
+  args.push_back(std::move(key));
+  args.push_back(std::move(increment));
+  return Make(CommandOp::kIncrByFloat, now_ms, std::move(args));
+}
+
+Command Command::SetRange(std::string key, int64_t offset, std::string value, int64_t now_ms) {
+  std::vector<std::string> args;
+  args.push_back(std::move(key));
+  args.push_back(std::move(value));
+  Command c = Make(CommandOp::kSetRange, now_ms, std::move(args));
+  c.delta = offset;
+  return c;
+}
+
 std::string Command::Encode() const {
   size_t size = 16;
   for (const std::string& a : args)
@@ -135,7 +177,7 @@ std::string Command::Encode() const {
   out.push_back(static_cast<char>(flags));
   coding::PutVarsint64(&out, now_ms);
   if (HasExpireField(op)) coding::PutVarsint64(&out, expire_at_ms);
-  if (op == CommandOp::kIncrBy) coding::PutVarsint64(&out, delta);
+  if (HasDeltaField(op)) coding::PutVarsint64(&out, delta);
   coding::PutVarint64(&out, args.size());
   for (const std::string& a : args)
     coding::PutLengthPrefixed(&out, a);
@@ -165,7 +207,7 @@ Status DecodeCommand(std::string_view data, CommandView* out) {
   if (HasExpireField(out->op) && !coding::GetVarsint64(&in, &out->expire_at_ms)) {
     return Status::Corruption("command: bad expiry");
   }
-  if (out->op == CommandOp::kIncrBy && !coding::GetVarsint64(&in, &out->delta)) {
+  if (HasDeltaField(out->op) && !coding::GetVarsint64(&in, &out->delta)) {
     return Status::Corruption("command: bad delta");
   }
   uint64_t argc;
@@ -223,6 +265,42 @@ bool ParseInt64Strict(std::string_view s, int64_t* out) {
     *out = static_cast<int64_t>(v);
   }
   return true;
+}
+
+bool ParseLongDouble(std::string_view s, long double* out) {
+  // Mirrors Redis 7.0's string2ld (util.c). MAX_LONG_DOUBLE_CHARS is 5 * 1024.
+  constexpr size_t kMaxChars = 5 * 1024;
+  if (s.empty() || s.size() >= kMaxChars) return false;
+  std::string buf(s);  // NUL-terminated for strtold
+  errno = 0;
+  char* end = nullptr;
+  long double v = strtold(buf.c_str(), &end);
+  if (std::isspace(static_cast<unsigned char>(buf[0])) ||
+      *end != '\0' ||  // as Redis: text after an embedded NUL is not looked at
+      (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || std::fpclassify(v) == FP_ZERO)) ||
+      std::isnan(v)) {
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+std::string FormatLongDouble(long double v) {
+  // Mirrors Redis 7.0's ld2string(..., LD_STR_HUMAN). The largest finite long
+  // double prints with ~4950 digits, so size the buffer from snprintf.
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  int n = std::snprintf(nullptr, 0, "%.17Lf", v);
+  if (n <= 0) return "0";
+  std::string buf(static_cast<size_t>(n) + 1, '\0');
+  std::snprintf(buf.data(), buf.size(), "%.17Lf", v);
+  buf.resize(static_cast<size_t>(n));
+  if (buf.find('.') != std::string::npos) {
+    while (!buf.empty() && buf.back() == '0')
+      buf.pop_back();
+    if (!buf.empty() && buf.back() == '.') buf.pop_back();
+  }
+  if (buf == "-0") buf = "0";
+  return buf;
 }
 
 }  // namespace phalanx::storage

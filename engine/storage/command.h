@@ -10,8 +10,8 @@
 // Encoding, version 1 (all integers LEB128 varints, signed ones zigzagged):
 //
 //   u8 version(=1) | u8 op | u8 flags | svarint now_ms |
-//   [svarint expire_at_ms]   for kSet and kExpire
-//   [svarint delta]          for kIncrBy
+//   [svarint expire_at_ms]   for kSet, kExpire and kGetEx
+//   [svarint delta]          for kIncrBy and kSetRange (the offset)
 //   varint argc | argc x (varint length | bytes)
 //
 // A newer version must keep decoding version 1 entries: they stay in logs and
@@ -33,16 +33,22 @@ namespace phalanx::storage {
 inline constexpr uint8_t kCommandVersion = 1;
 
 enum class CommandOp : uint8_t {
-  kSet = 1,           // args: key, value. flags: SetFlag. expire_at_ms: 0 = no expiry
-  kDel = 2,           // args: keys (>= 1). Result: integer, live keys removed
-  kIncrBy = 3,        // args: key. delta. Result: integer or error
-  kAppend = 4,        // args: key, value. Result: integer, new length
-  kMSet = 5,          // args: k1, v1, k2, v2, ... Result: OK
-  kMSetNx = 6,        // args as kMSet. Result: integer 1 if all set, 0 if any key existed
-  kExpire = 7,        // args: key. expire_at_ms. flags: ExpireFlag. Result: integer 1/0
-  kPersist = 8,       // args: key. Result: integer 1/0
-  kFlushAll = 9,      // no args. Result: OK
-  kPurgeExpired = 10  // args: keys. Deletes those expired at now_ms. Result: integer count
+  kSet = 1,            // args: key, value. flags: SetFlag. expire_at_ms: 0 = no expiry
+  kDel = 2,            // args: keys (>= 1). Result: integer, live keys removed
+  kIncrBy = 3,         // args: key. delta. Result: integer or error
+  kAppend = 4,         // args: key, value. Result: integer, new length
+  kMSet = 5,           // args: k1, v1, k2, v2, ... Result: OK
+  kMSetNx = 6,         // args as kMSet. Result: integer 1 if all set, 0 if any key existed
+  kExpire = 7,         // args: key. expire_at_ms. flags: ExpireFlag. Result: integer 1/0
+  kPersist = 8,        // args: key. Result: integer 1/0
+  kFlushAll = 9,       // no args. Result: OK
+  kPurgeExpired = 10,  // args: keys. Deletes those expired at now_ms. Result: integer count
+  // Added later in version 1: new op codes only ever get appended, so every
+  // entry written before stays decodable with its meaning unchanged.
+  kGetDel = 11,       // args: key. Result: the value (bulk) or nil; the key is deleted
+  kGetEx = 12,        // args: key. flags: GetExFlag. expire_at_ms. Result: bulk or nil
+  kIncrByFloat = 13,  // args: key, increment (text). Result: bulk new value or error
+  kSetRange = 14,     // args: key, value. delta: offset (>= 0). Result: integer, new length
 };
 
 // SET options (Redis 7 semantics). NX and XX are exclusive (the front end
@@ -63,13 +69,20 @@ enum ExpireFlag : uint8_t {
   kExpireLt = 8,  // only if the new expiry is less than the current one
 };
 
+// GETEX options. Without either flag GETEX is a plain GET that goes through
+// the log (harmless, and keeps one code path).
+enum GetExFlag : uint8_t {
+  kGetExPersist = 1,    // remove the key's expiry
+  kGetExSetExpiry = 2,  // set expiry to expire_at_ms (at or before now_ms: delete the key)
+};
+
 // A command as a proposer builds it. Owns its bytes.
 struct Command {
   CommandOp op = CommandOp::kSet;
   uint8_t flags = 0;
   int64_t now_ms = 0;        // the proposer's clock
   int64_t expire_at_ms = 0;  // kSet: absolute expiry (0 = none); kExpire: the new expiry
-  int64_t delta = 0;         // kIncrBy
+  int64_t delta = 0;         // kIncrBy: the delta; kSetRange: the offset
   std::vector<std::string> args;
 
   // SET key value [NX|XX] [GET] [KEEPTTL | expire_at_ms]. An expiry at or before
@@ -91,6 +104,16 @@ struct Command {
   // deletes each key only if it is still expired at now_ms (a key SET again
   // in between survives).
   static Command PurgeExpired(std::vector<std::string> keys, int64_t now_ms);
+  static Command GetDel(std::string key, int64_t now_ms);
+  // GETEX key [EX|PX|EXAT|PXAT t | PERSIST]: flags 0 (no change), kGetExPersist,
+  // or kGetExSetExpiry with the absolute expiry the proposer computed.
+  static Command GetEx(std::string key, int64_t now_ms, uint8_t flags = 0,
+                       int64_t expire_at_ms = 0);
+  // INCRBYFLOAT: the increment travels as the client's text; apply parses it
+  // (ParseLongDouble) and the stored value, so every replica computes alike.
+  static Command IncrByFloat(std::string key, std::string increment, int64_t now_ms);
+  // SETRANGE: the proposer has rejected offset < 0.
+  static Command SetRange(std::string key, int64_t offset, std::string value, int64_t now_ms);
 
   // The version-1 bytes to put in an entry.
   std::string Encode() const;
@@ -132,9 +155,21 @@ inline constexpr std::string_view kErrNotInteger = "ERR value is not an integer 
 inline constexpr std::string_view kErrOverflow = "ERR increment or decrement would overflow";
 inline constexpr std::string_view kErrStringTooLong =
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kErrNanOrInf = "ERR increment would produce NaN or Infinity";
+inline constexpr std::string_view kErrOffsetRange = "ERR offset is out of range";
 
 // Redis's string2ll: a strict base-10 int64 (no spaces, no '+', no leading
 // zeros, no "-0"). Exposed for the front end and tests.
 bool ParseInt64Strict(std::string_view s, int64_t* out);
+
+// Redis's string2ld: strtold over the whole string; refuses empty or overlong
+// (>= 5120 bytes) text, leading space, trailing bytes, NaN, and overflow or
+// underflow. "inf" is accepted (INCRBYFLOAT then reports NaN or Infinity).
+bool ParseLongDouble(std::string_view s, long double* out);
+
+// Redis's ld2string in human mode ("%.17Lf", trailing zeros and a trailing
+// '.' stripped, "-0" as "0"): the text INCRBYFLOAT stores and replies.
+std::string FormatLongDouble(long double v);
 
 }  // namespace phalanx::storage

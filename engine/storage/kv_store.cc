@@ -1,6 +1,7 @@
 #include "engine/storage/kv_store.h"
 
 #include <cerrno>
+#include <cmath>
 #include <utility>
 
 #include "engine/storage/coding.h"
@@ -159,6 +160,14 @@ class KvStore::Applier {
         return DoFlushAll();
       case CommandOp::kPurgeExpired:
         return DoPurge(cmd);
+      case CommandOp::kGetDel:
+        return DoGetDel(cmd);
+      case CommandOp::kGetEx:
+        return DoGetEx(cmd);
+      case CommandOp::kIncrByFloat:
+        return DoIncrByFloat(cmd);
+      case CommandOp::kSetRange:
+        return DoSetRange(cmd);
     }
     return ApplyResult::Error("ERR unknown command op");
   }
@@ -387,6 +396,77 @@ class KvStore::Applier {
       ++n;
     }
     return ApplyResult::Integer(n);
+  }
+
+  Result<ApplyResult> DoGetDel(const CommandView& cmd) {
+    std::string_view key = cmd.args[0];
+    Current cur;
+    Status st = Lookup(key, &cur);
+    if (!st.ok()) return st;
+    // An expired leftover is removed too: it is gone for readers anyway.
+    if (cur.exists) {
+      if ((st = Remove(key)); !st.ok()) return st;
+    }
+    return cur.live ? ApplyResult::Bulk(std::move(cur.value)) : ApplyResult::Nil();
+  }
+
+  Result<ApplyResult> DoGetEx(const CommandView& cmd) {
+    std::string_view key = cmd.args[0];
+    Current cur;
+    Status st = Lookup(key, &cur);
+    if (!st.ok()) return st;
+    if (!cur.live) return ApplyResult::Nil();
+    if (cmd.flags & kGetExSetExpiry) {
+      // EXAT/PXAT in the past delete the key, after replying its value (Redis).
+      st = IsExpired(cmd.expire_at_ms, now_) ? Remove(key)
+                                             : Put(key, cmd.expire_at_ms, cur.value, true);
+    } else if ((cmd.flags & kGetExPersist) && cur.expiry != 0) {
+      st = Put(key, 0, cur.value, true);
+    }
+    if (!st.ok()) return st;
+    return ApplyResult::Bulk(std::move(cur.value));
+  }
+
+  Result<ApplyResult> DoIncrByFloat(const CommandView& cmd) {
+    std::string_view key = cmd.args[0];
+    long double incr, v = 0;
+    // The proposer checked the increment; a hand-made entry still gets Redis's error.
+    if (!ParseLongDouble(cmd.args[1], &incr)) return ApplyResult::Error(std::string(kErrNotFloat));
+    Current cur;
+    Status st = Lookup(key, &cur);
+    if (!st.ok()) return st;
+    if (cur.live && !ParseLongDouble(cur.value, &v)) {
+      return ApplyResult::Error(std::string(kErrNotFloat));
+    }
+    v += incr;
+    if (std::isnan(v) || std::isinf(v)) return ApplyResult::Error(std::string(kErrNanOrInf));
+    std::string out = FormatLongDouble(v);
+    // Like INCR, the key keeps its expiry.
+    st = Put(key, cur.live ? cur.expiry : 0, out, cur.exists);
+    if (!st.ok()) return st;
+    return ApplyResult::Bulk(std::move(out));
+  }
+
+  Result<ApplyResult> DoSetRange(const CommandView& cmd) {
+    std::string_view key = cmd.args[0], value = cmd.args[1];
+    const int64_t offset = cmd.delta;
+    if (offset < 0) return ApplyResult::Error(std::string(kErrOffsetRange));
+    Current cur;
+    Status st = Lookup(key, &cur);
+    if (!st.ok()) return st;
+    std::string next = cur.live ? std::move(cur.value) : std::string();
+    // An empty value changes nothing, and creates no key (Redis replies 0).
+    if (value.empty()) return ApplyResult::Integer(static_cast<int64_t>(next.size()));
+    if (static_cast<uint64_t>(offset) > kMaxValueBytes ||
+        static_cast<uint64_t>(offset) + value.size() > kMaxValueBytes) {
+      return ApplyResult::Error(std::string(kErrStringTooLong));
+    }
+    const size_t off = static_cast<size_t>(offset);
+    if (next.size() < off + value.size()) next.resize(off + value.size(), '\0');
+    next.replace(off, value.size(), value);
+    st = Put(key, cur.live ? cur.expiry : 0, next, cur.exists);
+    if (!st.ok()) return st;
+    return ApplyResult::Integer(static_cast<int64_t>(next.size()));
   }
 
   KvStore* kv_;

@@ -16,8 +16,9 @@ import sys
 # Keep in sync with the command table in resp/commands.cc.
 COMMANDS = """ping echo quit reset hello auth select client command config info dbsize time
 readonly readwrite flushall flushdb set get getset setnx setex psetex mset msetnx mget del
-unlink exists incr incrby decr decrby append strlen getrange expire pexpire expireat pexpireat
-ttl pttl expiretime pexpiretime persist type keys scan randomkey""".split()
+getdel getex unlink exists incr incrby decr decrby incrbyfloat append setrange strlen getrange
+expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist type keys scan
+randomkey""".split()
 SUBCOMMANDS = {
     "client": ["client|setname", "client|getname", "client|id", "client|info", "client|list",
                "client|help"],

@@ -165,6 +165,77 @@ TEST_F(KvTest, Append) {
   EXPECT_EQ(PTtl("t"), 50);
 }
 
+TEST_F(KvTest, GetDel) {
+  EXPECT_EQ(Do(Command::GetDel("k", kNow)), R::Nil());
+  Do(Command::Set("k", "v", kNow));
+  EXPECT_EQ(Do(Command::GetDel("k", kNow)), R::Bulk("v"));
+  EXPECT_EQ(Get("k"), std::nullopt);
+  EXPECT_EQ(kv().DbSize(), 0u);
+  // An expired key is nil, and its leftover goes too.
+  Do(Command::Set("e", "v", kNow, kNow + 10));
+  EXPECT_EQ(Do(Command::GetDel("e", kNow + 10)), R::Nil());
+  EXPECT_EQ(kv().DbSize(), 0u);
+}
+
+TEST_F(KvTest, GetExSetsOrRemovesTheExpiry) {
+  EXPECT_EQ(Do(Command::GetEx("k", kNow, kGetExSetExpiry, kNow + 100)), R::Nil());
+  EXPECT_EQ(Get("k"), std::nullopt);  // a missing key is not created
+  Do(Command::Set("k", "v", kNow));
+  EXPECT_EQ(Do(Command::GetEx("k", kNow)), R::Bulk("v"));
+  EXPECT_EQ(PTtl("k"), -1);
+  EXPECT_EQ(Do(Command::GetEx("k", kNow, kGetExSetExpiry, kNow + 100)), R::Bulk("v"));
+  EXPECT_EQ(PTtl("k"), 100);
+  EXPECT_EQ(Do(Command::GetEx("k", kNow)), R::Bulk("v"));  // no option: TTL unchanged
+  EXPECT_EQ(PTtl("k"), 100);
+  EXPECT_EQ(Do(Command::GetEx("k", kNow, kGetExPersist)), R::Bulk("v"));
+  EXPECT_EQ(PTtl("k"), -1);
+  // An absolute time already past: the value is returned, then the key is gone.
+  EXPECT_EQ(Do(Command::GetEx("k", kNow, kGetExSetExpiry, kNow - 1)), R::Bulk("v"));
+  EXPECT_EQ(Get("k"), std::nullopt);
+  EXPECT_EQ(kv().DbSize(), 0u);
+  Do(Command::Set("e", "v", kNow, kNow + 10));
+  EXPECT_EQ(Do(Command::GetEx("e", kNow + 10, kGetExPersist)), R::Nil());
+}
+
+TEST_F(KvTest, IncrByFloat) {
+  EXPECT_EQ(Do(Command::IncrByFloat("f", "10.50", kNow)), R::Bulk("10.5"));
+  EXPECT_EQ(Do(Command::IncrByFloat("f", "0.1", kNow)), R::Bulk("10.6"));
+  EXPECT_EQ(Get("f"), "10.6");
+  Do(Command::Set("g", "5.0e3", kNow, kNow + 100));
+  EXPECT_EQ(Do(Command::IncrByFloat("g", "2.0e2", kNow)), R::Bulk("5200"));
+  EXPECT_EQ(PTtl("g"), 100);  // the expiry stays, as with INCR
+  Do(Command::Set("s", "abc", kNow));
+  EXPECT_EQ(Do(Command::IncrByFloat("s", "1", kNow)), R::Error("ERR value is not a valid float"));
+  EXPECT_EQ(Do(Command::IncrByFloat("f", "x", kNow)), R::Error("ERR value is not a valid float"));
+  Do(Command::Set("big", "1e4932", kNow));
+  EXPECT_EQ(Do(Command::IncrByFloat("big", "1e4932", kNow)),
+            R::Error("ERR increment would produce NaN or Infinity"));
+  EXPECT_EQ(Get("big"), "1e4932");  // an error changes nothing
+  EXPECT_EQ(Do(Command::IncrByFloat("f", "inf", kNow)),
+            R::Error("ERR increment would produce NaN or Infinity"));
+  EXPECT_EQ(Get("f"), "10.6");
+}
+
+TEST_F(KvTest, SetRange) {
+  // Nothing to write on a missing key: 0, and no key is created.
+  EXPECT_EQ(Do(Command::SetRange("k", 0, "", kNow)), R::Integer(0));
+  EXPECT_EQ(Do(Command::SetRange("k", 100, "", kNow)), R::Integer(0));
+  EXPECT_EQ(kv().DbSize(), 0u);
+  EXPECT_EQ(Do(Command::SetRange("k", 3, "ab", kNow)), R::Integer(5));
+  EXPECT_EQ(Get("k"), std::string("\0\0\0ab", 5));  // zero-padded
+  Do(Command::Set("h", "Hello World", kNow, kNow + 50));
+  EXPECT_EQ(Do(Command::SetRange("h", 6, "Redis", kNow)), R::Integer(11));
+  EXPECT_EQ(Get("h"), "Hello Redis");
+  EXPECT_EQ(PTtl("h"), 50);
+  EXPECT_EQ(Do(Command::SetRange("h", 0, "", kNow)), R::Integer(11));
+  EXPECT_EQ(Do(Command::SetRange("h", 512LL << 20, "x", kNow)),
+            R::Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+  EXPECT_EQ(Do(Command::SetRange("h", INT64_MAX, "x", kNow)),
+            R::Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+  EXPECT_EQ(Do(Command::SetRange("h", -1, "x", kNow)), R::Error("ERR offset is out of range"));
+  EXPECT_EQ(Get("h"), "Hello Redis");
+}
+
 TEST_F(KvTest, MSetAndMSetNxAreAllOrNothing) {
   EXPECT_EQ(Do(Command::MSet({{"a", "1"}, {"b", "2"}, {"a", "3"}}, kNow)), R::Ok());
   EXPECT_EQ(Get("a"), "3");  // the last of a repeated key wins

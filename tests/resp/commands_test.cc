@@ -48,7 +48,8 @@ class RespCommands : public ::testing::Test {
       }
       case Prepared::Kind::kAdmin: {
         storage::ApplyResult result;
-        store_.Admin(std::move(p.admin_args), [&](storage::ApplyResult r) { result = std::move(r); });
+        store_.Admin(std::move(p.admin_args),
+                     [&](storage::ApplyResult r) { result = std::move(r); });
         p.on_result(result, rb);
         return out;
       }
@@ -100,7 +101,12 @@ TEST_F(RespCommands, ArityAndUnknownCommands) {
       {{"foo"}, "-ERR unknown command 'foo', with args beginning with: \r\n"},
       {{"foo", "a", "b"}, "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n"},
       {{"foo", "a\r\nb"}, "-ERR unknown command 'foo', with args beginning with: 'a  b' \r\n"},
-      {{"GETDEL", "k"}, "-ERR unknown command 'GETDEL', with args beginning with: 'k' \r\n"},
+      {{"GETDEL"}, "-ERR wrong number of arguments for 'getdel' command\r\n"},
+      {{"GETDEL", "k", "x"}, "-ERR wrong number of arguments for 'getdel' command\r\n"},
+      {{"GETEX"}, "-ERR wrong number of arguments for 'getex' command\r\n"},
+      {{"INCRBYFLOAT", "k"}, "-ERR wrong number of arguments for 'incrbyfloat' command\r\n"},
+      {{"SETRANGE", "k", "0"}, "-ERR wrong number of arguments for 'setrange' command\r\n"},
+      {{"GETEXX", "k"}, "-ERR unknown command 'GETEXX', with args beginning with: 'k' \r\n"},
   };
   ExpectReplies(this, cases, &RespCommands::Reply);
   // Arguments are cut after 128 bytes, like Redis's "%.128s".
@@ -245,6 +251,97 @@ TEST_F(RespCommands, CountersAndStrings) {
       {{"TYPE", "zz"}, "+none\r\n"},
   };
   ExpectReplies(this, cases, &RespCommands::Reply);
+}
+
+TEST_F(RespCommands, GetdelAndGetex) {
+  const std::vector<ReplyCase> cases = {
+      {{"GETDEL", "k"}, "$-1\r\n"},
+      {{"SET", "k", "v"}, "+OK\r\n"},
+      {{"GETDEL", "k"}, "$1\r\nv\r\n"},
+      {{"EXISTS", "k"}, ":0\r\n"},
+      {{"GETEX", "k"}, "$-1\r\n"},
+      // A missing key answers nil before Redis looks at the expire time.
+      {{"GETEX", "k", "EX", "-1"}, "$-1\r\n"},
+      {{"GETEX", "k", "EX", "x"}, "$-1\r\n"},
+      {{"GETEX", "k", "EX"}, "-ERR syntax error\r\n"},
+      {{"GETEX", "k", "EX", "10", "PX", "10"}, "-ERR syntax error\r\n"},
+      {{"GETEX", "k", "PERSIST", "EX", "10"}, "-ERR syntax error\r\n"},
+      {{"GETEX", "k", "EX", "10", "PERSIST"}, "-ERR syntax error\r\n"},
+      {{"GETEX", "k", "KEEPTTL"}, "-ERR syntax error\r\n"},
+      {{"SET", "k", "v"}, "+OK\r\n"},
+      {{"GETEX", "k", "EX", "0"}, "-ERR invalid expire time in 'getex' command\r\n"},
+      {{"GETEX", "k", "PX", "-5"}, "-ERR invalid expire time in 'getex' command\r\n"},
+      {{"GETEX", "k", "EX", "9223372036854775807"},
+       "-ERR invalid expire time in 'getex' command\r\n"},
+      {{"GETEX", "k", "EX", "x"}, "-ERR value is not an integer or out of range\r\n"},
+      {{"TTL", "k"}, ":-1\r\n"},
+      {{"GETEX", "k", "ex", "5", "EX", "100"}, "$1\r\nv\r\n"},  // the last one wins
+      {{"TTL", "k"}, ":100\r\n"},
+      {{"GETEX", "k"}, "$1\r\nv\r\n"},
+      {{"TTL", "k"}, ":100\r\n"},
+      {{"GETEX", "k", "persist"}, "$1\r\nv\r\n"},
+      {{"TTL", "k"}, ":-1\r\n"},
+      {{"GETEX", "k", "PXAT", "1"}, "$1\r\nv\r\n"},  // in the past: replies, then deletes
+      {{"EXISTS", "k"}, ":0\r\n"},
+  };
+  ExpectReplies(this, cases, &RespCommands::Reply);
+  Reply({"SET", "k", "v"});
+  Prepared p = Run({"GETEX", "k", "PX", "1500"});
+  ASSERT_EQ(p.kind, Prepared::Kind::kWrite);
+  EXPECT_EQ(p.write.op, storage::CommandOp::kGetEx);
+  EXPECT_EQ(p.write.flags, storage::kGetExSetExpiry);
+  EXPECT_EQ(p.write.expire_at_ms - p.write.now_ms, 1500);
+  p = Run({"GETEX", "k", "EXAT", "2000000000"});
+  EXPECT_EQ(p.write.expire_at_ms, 2000000000000LL);
+  p = Run({"GETEX", "k", "PERSIST"});
+  EXPECT_EQ(p.write.flags, storage::kGetExPersist);
+  p = Run({"GETDEL", "k"});
+  EXPECT_EQ(p.write.op, storage::CommandOp::kGetDel);
+}
+
+TEST_F(RespCommands, IncrbyfloatAndSetrange) {
+  const std::vector<ReplyCase> cases = {
+      {{"INCRBYFLOAT", "f", "10.5"}, "$4\r\n10.5\r\n"},
+      {{"INCRBYFLOAT", "f", "0.1"}, "$4\r\n10.6\r\n"},
+      // Redis's %.17Lf shows the long double's rounding, as here.
+      {{"INCRBYFLOAT", "f", "-5.0e3"}, "$23\r\n-4989.39999999999999991\r\n"},
+      {{"INCRBYFLOAT", "t", "1e-30"}, "$1\r\n0\r\n"},
+      {{"SET", "g", "5.0e3"}, "+OK\r\n"},
+      {{"INCRBYFLOAT", "g", "2.0e2"}, "$4\r\n5200\r\n"},
+      {{"INCRBYFLOAT", "g", "-5200"}, "$1\r\n0\r\n"},
+      {{"INCRBYFLOAT", "f", "abc"}, "-ERR value is not a valid float\r\n"},
+      {{"INCRBYFLOAT", "f", " 1"}, "-ERR value is not a valid float\r\n"},
+      {{"INCRBYFLOAT", "f", "1 "}, "-ERR value is not a valid float\r\n"},
+      {{"INCRBYFLOAT", "f", ""}, "-ERR value is not a valid float\r\n"},
+      {{"INCRBYFLOAT", "f", "nan"}, "-ERR value is not a valid float\r\n"},
+      {{"INCRBYFLOAT", "f", "inf"}, "-ERR increment would produce NaN or Infinity\r\n"},
+      {{"SET", "s", "hello"}, "+OK\r\n"},
+      {{"INCRBYFLOAT", "s", "1"}, "-ERR value is not a valid float\r\n"},
+      {{"SETRANGE", "s", "-1", "x"}, "-ERR offset is out of range\r\n"},
+      {{"SETRANGE", "s", "x", "x"}, "-ERR value is not an integer or out of range\r\n"},
+      {{"SETRANGE", "s", "536870912", "x"},
+       "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"},
+      {{"SETRANGE", "s", "9223372036854775807", "x"},
+       "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"},
+      {{"SETRANGE", "s", "536870912", ""}, ":5\r\n"},
+      {{"SETRANGE", "s", "1", "ipp"}, ":5\r\n"},
+      {{"GET", "s"}, "$5\r\nhippo\r\n"},
+      {{"SETRANGE", "s", "7", "!"}, ":8\r\n"},
+      {{"GET", "s"}, std::string("$8\r\nhippo\0\0!\r\n", 14)},
+      {{"SETRANGE", "none", "0", ""}, ":0\r\n"},
+      {{"EXISTS", "none"}, ":0\r\n"},
+      {{"SETRANGE", "none", "2", "ab"}, ":4\r\n"},
+      {{"GET", "none"}, std::string("$4\r\n\0\0ab\r\n", 10)},
+  };
+  ExpectReplies(this, cases, &RespCommands::Reply);
+  Prepared p = Run({"SETRANGE", "k", "3", "v"});
+  ASSERT_EQ(p.kind, Prepared::Kind::kWrite);
+  EXPECT_EQ(p.write.op, storage::CommandOp::kSetRange);
+  EXPECT_EQ(p.write.delta, 3);
+  EXPECT_EQ(p.write.args, (Argv{"k", "v"}));
+  p = Run({"INCRBYFLOAT", "k", "1.5"});
+  EXPECT_EQ(p.write.op, storage::CommandOp::kIncrByFloat);
+  EXPECT_EQ(p.write.args, (Argv{"k", "1.5"}));
 }
 
 TEST_F(RespCommands, KeysAndScan) {
@@ -392,7 +489,7 @@ TEST_F(RespCommands, Config) {
 
 TEST_F(RespCommands, CommandIntrospection) {
   std::string count = Reply({"COMMAND", "COUNT"});
-  EXPECT_EQ(count, ":" + std::to_string(49) + "\r\n");
+  EXPECT_EQ(count, ":" + std::to_string(53) + "\r\n");
   // GET's entry is Redis 7.0.15's, byte for byte.
   EXPECT_EQ(Reply({"COMMAND", "INFO", "get"}),
             "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n"
@@ -406,7 +503,7 @@ TEST_F(RespCommands, CommandIntrospection) {
   std::string docs = Reply({"COMMAND", "DOCS", "echo", "nosuch"});
   EXPECT_EQ(docs.substr(0, 16), "*2\r\n$4\r\necho\r\n*1");
   std::string all = Reply({"COMMAND"});
-  EXPECT_EQ(all.substr(0, 5), "*49\r\n");
+  EXPECT_EQ(all.substr(0, 5), "*53\r\n");
   std::string list = Reply({"COMMAND", "LIST"});
   EXPECT_NE(list.find("$14\r\nclient|setinfo\r\n"), std::string::npos);
   client_.proto = 3;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -140,7 +141,8 @@ class MemoryStore : public Store {
              std::function<void(storage::ApplyResult)> done) override {
     if (!args.empty() && args[0] == "ECHO-ADMIN") {
       std::string joined;
-      for (size_t i = 1; i < args.size(); ++i) joined += (i > 1 ? " " : "") + args[i];
+      for (size_t i = 1; i < args.size(); ++i)
+        joined += (i > 1 ? " " : "") + args[i];
       done(storage::ApplyResult::Bulk(std::move(joined)));
       return;
     }
@@ -271,6 +273,60 @@ class MemoryStore : public Store {
         return ApplyResult::Ok();
       case CommandOp::kPurgeExpired:
         return ApplyResult::Integer(0);
+      case CommandOp::kGetDel: {
+        Record* r = LiveLocked(c.args[0], now);
+        if (!r) return ApplyResult::Nil();
+        ApplyResult out = ApplyResult::Bulk(r->value);
+        data_.erase(c.args[0]);
+        return out;
+      }
+      case CommandOp::kGetEx: {
+        Record* r = LiveLocked(c.args[0], now);
+        if (!r) return ApplyResult::Nil();
+        ApplyResult out = ApplyResult::Bulk(r->value);
+        if (c.flags & storage::kGetExSetExpiry) {
+          if (c.expire_at_ms <= now) {
+            data_.erase(c.args[0]);
+          } else {
+            r->expire_at_ms = c.expire_at_ms;
+          }
+        } else if (c.flags & storage::kGetExPersist) {
+          r->expire_at_ms = 0;
+        }
+        return out;
+      }
+      case CommandOp::kIncrByFloat: {
+        long double incr, v = 0;
+        if (!storage::ParseLongDouble(c.args[1], &incr)) {
+          return ApplyResult::Error(std::string(storage::kErrNotFloat));
+        }
+        Record* r = LiveLocked(c.args[0], now);
+        if (r && !storage::ParseLongDouble(r->value, &v)) {
+          return ApplyResult::Error(std::string(storage::kErrNotFloat));
+        }
+        v += incr;
+        if (std::isnan(v) || std::isinf(v)) {
+          return ApplyResult::Error(std::string(storage::kErrNanOrInf));
+        }
+        std::string text = storage::FormatLongDouble(v);
+        if (r) {
+          r->value = text;
+        } else {
+          data_[c.args[0]] = Record{text, 0};
+        }
+        return ApplyResult::Bulk(text);
+      }
+      case CommandOp::kSetRange: {
+        Record* r = LiveLocked(c.args[0], now);
+        const std::string& value = c.args[1];
+        if (value.empty())
+          return ApplyResult::Integer(r ? static_cast<int64_t>(r->value.size()) : 0);
+        if (!r) r = &(data_[c.args[0]] = Record{"", 0});
+        size_t off = static_cast<size_t>(c.delta);
+        if (r->value.size() < off + value.size()) r->value.resize(off + value.size(), '\0');
+        r->value.replace(off, value.size(), value);
+        return ApplyResult::Integer(static_cast<int64_t>(r->value.size()));
+      }
     }
     return ApplyResult::Error("ERR unknown op");
   }
