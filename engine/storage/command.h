@@ -110,7 +110,9 @@ struct Command {
   static Command GetEx(std::string key, int64_t now_ms, uint8_t flags = 0,
                        int64_t expire_at_ms = 0);
   // INCRBYFLOAT: the increment travels as the client's text; apply parses it
-  // (ParseLongDouble) and the stored value, so every replica computes alike.
+  // (ParseLongDouble) and the stored value and adds in long double. Replicas
+  // agree only if they share the long double format (x86-64: 80-bit); see
+  // README.md "Applied index with the data".
   static Command IncrByFloat(std::string key, std::string increment, int64_t now_ms);
   // SETRANGE: the proposer has rejected offset < 0.
   static Command SetRange(std::string key, int64_t offset, std::string value, int64_t now_ms);
