@@ -192,6 +192,10 @@ struct Connection {
   std::optional<Prepared> gated;  // the next request, waiting for earlier ones
   int reads_inflight = 0;
   int writes_inflight = 0;
+  // Writes started but not yet handed to the Store: the consecutive writes of
+  // one pipeline, sent at the end of the loop iteration as one WriteBatch so
+  // they apply in order and in one proposal.
+  std::vector<std::pair<uint64_t, storage::Command>> write_group;
   bool eof = false;                  // the peer closed its side: read no more
   bool input_done = false;           // QUIT or a protocol error: parse no more
   bool closing_after_flush = false;  // close once every reply is written
@@ -294,6 +298,7 @@ class EventLoop {
           }
         }
       }
+      SubmitWriteGroups();
       IssueReadBarrier();
       Reap();
       int64_t now = MonotonicMs();
@@ -551,9 +556,18 @@ class EventLoop {
   // Ordering: a read waits for the connection's earlier writes (so it sees
   // them); a write waits for earlier reads (so they do not see it) and, unless
   // the Store orders writes itself, for earlier writes.
+  //
+  // A write may also join the connection's open write group (writes started
+  // in this loop iteration, not yet submitted): the group goes to the Store
+  // as one ordered WriteBatch, so pipelined writes need not wait for each
+  // other's round trip. Admin commands wait for every earlier write.
   bool CanStart(const Connection& c, Prepared::Kind kind) const {
     if (kind == Prepared::Kind::kRead) return c.writes_inflight == 0;
-    return c.reads_inflight == 0 && (c.writes_inflight == 0 || shared_.options.store_orders_writes);
+    if (c.reads_inflight != 0) return false;
+    if (c.writes_inflight == 0) return true;
+    if (kind == Prepared::Kind::kAdmin) return false;
+    if (shared_.options.store_orders_writes) return true;
+    return !c.write_group.empty() && c.write_group.size() < kMaxWriteGroup;
   }
 
   Slot& NewSlot(Connection& c, Prepared& p) {
@@ -572,7 +586,11 @@ class EventLoop {
     Slot& s = NewSlot(c, p);
     const uint64_t id = c.client.id;
     const uint64_t seq = s.seq;
-    if (p.kind == Prepared::Kind::kWrite || p.kind == Prepared::Kind::kAdmin) {
+    if (p.kind == Prepared::Kind::kWrite && !shared_.options.store_orders_writes) {
+      ++c.writes_inflight;
+      if (c.write_group.empty()) groups_to_submit_.push_back(id);
+      c.write_group.emplace_back(seq, std::move(p.write));
+    } else if (p.kind == Prepared::Kind::kWrite || p.kind == Prepared::Kind::kAdmin) {
       ++c.writes_inflight;
       std::shared_ptr<Mailbox> mb = mailbox_;
       auto done = [mb, id, seq](storage::ApplyResult r) {
@@ -588,6 +606,37 @@ class EventLoop {
     } else {
       ++c.reads_inflight;
       barrier_batch_.emplace_back(id, seq);
+    }
+  }
+
+  // Hands each connection's open write group to the Store as one batch.
+  void SubmitWriteGroups() {
+    if (groups_to_submit_.empty()) return;
+    std::vector<uint64_t> ids;
+    ids.swap(groups_to_submit_);
+    for (uint64_t id : ids) {
+      // Even for a connection closed meanwhile: its writes were accepted (as
+      // Redis runs every command it read before the client went away).
+      auto it = conns_.find(id);
+      if (it == conns_.end() || it->second->write_group.empty()) continue;
+      Connection* c = it->second.get();
+      std::vector<uint64_t> seqs;
+      std::vector<storage::Command> cmds;
+      seqs.reserve(c->write_group.size());
+      cmds.reserve(c->write_group.size());
+      for (auto& [seq, cmd] : c->write_group) {
+        seqs.push_back(seq);
+        cmds.push_back(std::move(cmd));
+      }
+      c->write_group.clear();
+      std::shared_ptr<Mailbox> mb = mailbox_;
+      shared_.store->WriteBatch(
+          std::move(cmds), [mb, id, seqs = std::move(seqs)](std::vector<storage::ApplyResult> rs) {
+            rs.resize(seqs.size(), storage::ApplyResult::Error("ERR internal: missing result"));
+            mb->Post([id, seqs, rs = std::move(rs)](EventLoop& l) mutable {
+              for (size_t i = 0; i < seqs.size(); ++i) l.OnWriteResult(id, seqs[i], std::move(rs[i]));
+            });
+          });
     }
   }
 
@@ -761,6 +810,10 @@ class EventLoop {
   std::shared_ptr<Mailbox> mailbox_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::vector<std::pair<uint64_t, uint64_t>> barrier_batch_;
+  // Connections with an open write group, in the order the groups opened.
+  std::vector<uint64_t> groups_to_submit_;
+  // Most writes of one pipeline in one batch (bounds one proposal's size).
+  static constexpr size_t kMaxWriteGroup = 256;
   std::vector<uint64_t> to_reap_;
   std::vector<char> read_buf_;
 };

@@ -41,6 +41,14 @@ class Store {
   // outcome unknown: ..." when the write may or may not have happened.
   virtual void Write(storage::Command cmd, std::function<void(storage::ApplyResult)> done) = 0;
 
+  // Proposes `cmds` so that they apply in this order with nothing of the same
+  // caller in between (one client's pipelined writes), and calls `done`
+  // exactly once with one result per command, in order. Errors as Write's.
+  // The default chains Write() calls, one after the other; the node
+  // overrides it with one proposal for the whole group.
+  virtual void WriteBatch(std::vector<storage::Command> cmds,
+                          std::function<void(std::vector<storage::ApplyResult>)> done);
+
   // Calls `done` exactly once, from any thread, when reads issued from now on
   // reflect every write acknowledged before this call (ApplyResult::Ok), or
   // with an error result as Write's.

@@ -957,6 +957,20 @@ void Node::Write(storage::Command cmd, std::function<void(ApplyResult)> done) {
   });
 }
 
+// Order within the group holds everywhere a batch travels: the leader
+// proposes a batch's commands as consecutive entries of one proposal (merged
+// batches keep their internal order); a follower forwards it as one call and
+// requeues it whole; entries dropped by a leader change are the suffix from
+// some index on and are proposed again in index order. The front end starts a
+// connection's next group only after this one completed.
+void Node::WriteBatch(std::vector<storage::Command> cmds,
+                      std::function<void(std::vector<ApplyResult>)> done) {
+  std::vector<std::string> encoded;
+  encoded.reserve(cmds.size());
+  for (const auto& c : cmds) encoded.push_back(c.Encode());
+  ProposeCommands(std::move(encoded), std::move(done));
+}
+
 void Node::ReadBarrier(std::function<void(ApplyResult)> done) {
   std::unique_lock<std::mutex> lk(mu_);
   if (stopping_ || StorageFailed()) {

@@ -92,6 +92,9 @@ class Node final : public transport::Handler, public resp::Store {
 
   // ---- resp::Store ----
   void Write(storage::Command cmd, std::function<void(storage::ApplyResult)> done) override;
+  // One proposal (or one forward) for the whole group: consecutive entries.
+  void WriteBatch(std::vector<storage::Command> cmds,
+                  std::function<void(std::vector<storage::ApplyResult>)> done) override;
   void ReadBarrier(std::function<void(storage::ApplyResult)> done) override;
   std::optional<resp::Record> Get(std::string_view key, int64_t now_ms) override;
   resp::ScanPage Scan(uint64_t cursor, size_t count, int64_t now_ms) override;
