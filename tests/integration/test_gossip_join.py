@@ -91,7 +91,7 @@ class GossipJoin(unittest.TestCase):
         boot = ["%s=127.0.0.1:%d" % (x.name, x.raft_port) for x in nodes[:3]]
         seeds = ["127.0.0.1:%d" % x.swim_port for x in nodes[:3]]
         for x in nodes[:3]:
-            write_config(x, boot, [], max_voters, auto_remove)
+            write_config(x, boot, seeds, max_voters, auto_remove)
         for x in nodes[3:]:
             write_config(x, [], seeds, max_voters, auto_remove)
         for x in nodes[:3]:
@@ -136,6 +136,19 @@ class GossipJoin(unittest.TestCase):
         for x in nodes[:4]:
             self.assertEqual(voters(x), everyone)
         self.assertTrue(nodes[1].client().set("after", "kill"))
+
+        # PHALANX LEAVE on the leader: leadership moves first, then the new
+        # leader removes it; the reply comes once it saw its own removal.
+        leader = self.cluster.node(section(nodes[0], "raft")["leader_id"])
+        self.assertEqual(leader.client(timeout=30).execute_command("PHALANX", "LEAVE"), "OK")
+        rest = [x for x in nodes[:4] if x is not leader]
+        stay = sorted(x.name for x in rest) + ["n5"]
+        for x in rest:
+            retry(lambda: voters(x) == sorted(stay), timeout=20, what="leaver gone on " + x.name)
+            retry(lambda: member_states(x).get(leader.name) == "left", timeout=20,
+                  what="leaver shown left on " + x.name)
+        self.assertTrue(retry(lambda: rest[0].client().set("after", "leave"), timeout=15,
+                              what="write after the leave"))
 
     def test_past_max_voters_learner_serves_and_dead_voter_auto_removed(self):
         nodes = self.make(max_voters=4, auto_remove=1)
