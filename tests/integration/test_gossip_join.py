@@ -5,7 +5,9 @@ Three nodes are bootstrapped with an initial_cluster; two more start with only
 learners and promoted to voters while voters < raft.max_voters (learners past
 it, still serving reads and forwarding writes). A killed node shows as dead in
 INFO "# Membership" and stays a voter unless membership.auto_remove_dead_after
-is set. The joiners start from an empty log: their configuration must list the
+is set; restarted, it is alive again with a higher incarnation and catches
+up. PHALANX LEAVE on the leader hands leadership over and removes it. The
+joiners start from an empty log: their configuration must list the
 bootstrap voters (a node that replayed the log from index 1 would not know
 them).
 """
@@ -84,6 +86,14 @@ def member_states(node):
     return out
 
 
+def incarnation(node, member):
+    info = section(node, "membership") or {}
+    for k, v in info.items():
+        if k.startswith("member") and isinstance(v, dict) and v["id"] == member:
+            return int(v["incarnation"])
+    return None
+
+
 class GossipJoin(unittest.TestCase):
     def make(self, max_voters, auto_remove=0):
         self.cluster = Cluster(5, tick_ms=50, election_ticks=10)
@@ -137,12 +147,22 @@ class GossipJoin(unittest.TestCase):
             self.assertEqual(voters(x), everyone)
         self.assertTrue(nodes[1].client().set("after", "kill"))
 
+        # Restarted, it is alive again with a higher incarnation and catches up.
+        before = incarnation(nodes[0], "n5")
+        nodes[4].start()
+        retry(lambda: member_states(nodes[0]).get("n5") == "alive", timeout=30, what="n5 back")
+        self.assertGreater(incarnation(nodes[0], "n5"), before)
+        self.assertEqual(retry(lambda: nodes[4].client().get("after"), timeout=20,
+                               what="n5 caught up"), "kill")
+        self.assertEqual(voters(nodes[4]), everyone)
+
         # PHALANX LEAVE on the leader: leadership moves first, then the new
         # leader removes it; the reply comes once it saw its own removal.
         leader = self.cluster.node(section(nodes[0], "raft")["leader_id"])
         self.assertEqual(leader.client(timeout=30).execute_command("PHALANX", "LEAVE"), "OK")
         rest = [x for x in nodes[:4] if x is not leader]
         stay = sorted(x.name for x in rest) + ["n5"]
+        rest.append(nodes[4])
         for x in rest:
             retry(lambda: voters(x) == sorted(stay), timeout=20, what="leaver gone on " + x.name)
             retry(lambda: member_states(x).get(leader.name) == "left", timeout=20,
