@@ -88,7 +88,9 @@ class Node final : public transport::Handler, public resp::Store {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Starts the transport (listening on raft.listen) and the threads.
+  // Starts the transport (listening on raft.listen), the threads and SWIM
+  // (membership.listen). A node joining through seeds first learns its
+  // cluster id from them (blocking, bounded; gossip.cc).
   bool Start(std::string* error);
   // Graceful stop: refuses new requests, gives in-flight proposals a moment to
   // finish, stops the threads and the transport, and closes WiredTiger
