@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <random>
 
 #include "engine/node/node.h"
@@ -311,6 +312,19 @@ void Node::Leave(AdminDone done) {
   leave_waiters_.push_back(std::move(done));
   if (!leave_deadline_) leave_deadline_ = Clock::now() + request_timeout_ * 3;
   gossip_cv_.notify_all();
+}
+
+ApplyResult Node::LeaveAndWait() {
+  auto promise = std::make_shared<std::promise<ApplyResult>>();
+  auto future = promise->get_future();
+  Leave([promise](ApplyResult r) { promise->set_value(std::move(r)); });
+  // Leave() answers within 3 request timeouts; the margin covers one more
+  // round of the membership loop.
+  if (future.wait_for(request_timeout_ * 3 + std::chrono::seconds(2)) !=
+      std::future_status::ready) {
+    return ApplyResult::Error("ERR leave did not finish in time");
+  }
+  return future.get();
 }
 
 void Node::StepLeave() {

@@ -131,6 +131,8 @@ class Node final : public transport::Handler, public resp::Store {
   // PHALANX LEAVE: leadership handed over if leader, SWIM leave announced,
   // `done` once this node has applied its own removal (or an error).
   void Leave(AdminDone done);
+  // Leave() and wait for its outcome (membership.leave_on_shutdown); bounded.
+  storage::ApplyResult LeaveAndWait();
   // PHALANX MEMBERS: one line per member known to gossip.
   storage::ApplyResult MembersReply();
   // INFO "# Membership".

@@ -22,7 +22,7 @@ from phalanx_cluster import Cluster, retry  # noqa: E402
 PERIOD_MS = 100  # SWIM period: detection within a few seconds
 
 
-def write_config(node, initial_cluster, seeds, max_voters, auto_remove=0):
+def write_config(node, initial_cluster, seeds, max_voters, auto_remove=0, leave=False):
     c = node.cluster
     members = ", ".join('"%s"' % m for m in initial_cluster)
     seed_list = ", ".join('"%s"' % s for s in seeds)
@@ -48,6 +48,7 @@ listen = "127.0.0.1:{node.swim_port}"
 seeds = [{seed_list}]
 period_ms = {PERIOD_MS}
 auto_remove_dead_after = {auto_remove}
+leave_on_shutdown = {"true" if leave else "false"}
 """)
 
 
@@ -149,6 +150,8 @@ class GossipJoin(unittest.TestCase):
 
         # Restarted, it is alive again with a higher incarnation and catches up.
         before = incarnation(nodes[0], "n5")
+        seeds = ["127.0.0.1:%d" % x.swim_port for x in nodes[:3]]
+        write_config(nodes[4], [], seeds, 5, leave=True)  # for the SIGTERM below
         nodes[4].start()
         retry(lambda: member_states(nodes[0]).get("n5") == "alive", timeout=30, what="n5 back")
         self.assertGreater(incarnation(nodes[0], "n5"), before)
@@ -169,6 +172,14 @@ class GossipJoin(unittest.TestCase):
                   what="leaver shown left on " + x.name)
         self.assertTrue(retry(lambda: rest[0].client().set("after", "leave"), timeout=15,
                               what="write after the leave"))
+
+        # membership.leave_on_shutdown: SIGTERM leaves the cluster first.
+        self.assertEqual(nodes[4].stop(timeout=30), 0)
+        rest.remove(nodes[4])
+        for x in rest:
+            self.assertNotIn("n5", voters(x))
+            retry(lambda: member_states(x).get("n5") == "left", timeout=20,
+                  what="n5 shown left on " + x.name)
 
     def test_past_max_voters_learner_serves_and_dead_voter_auto_removed(self):
         nodes = self.make(max_voters=4, auto_remove=1)
