@@ -568,7 +568,16 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   m.to = to;
   auto prev_term = log_.Term(pr.next - 1);
   auto entries = log_.EntriesFrom(pr.next, config_.max_size_per_msg);
-  if (!prev_term.ok() || !entries.ok()) {
+  // A follower with nothing (next == 1) gets the snapshot when there is one:
+  // the configuration a cluster was bootstrapped with is in no log entry, so
+  // a node added later that replayed the log from index 1 would never learn
+  // the bootstrap voters. The snapshot carries the configuration.
+  bool empty_follower = false;
+  if (pr.next <= 1) {
+    auto snap = log_.GetSnapshot();
+    empty_follower = snap.ok() && !snap.value().IsEmpty();
+  }
+  if (!prev_term.ok() || !entries.ok() || empty_follower) {
     // §7: the entries are compacted away; send a snapshot instead — but only to
     // a follower we have heard from lately, or we would snapshot a dead node.
     if (!pr.recent_active) return false;

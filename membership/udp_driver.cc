@@ -136,6 +136,11 @@ int UdpDriver::health() const {
   return core_->health();
 }
 
+std::string UdpDriver::DiscoveredClusterId() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return discovered_cluster_id_;
+}
+
 UdpDriverCounters UdpDriver::counters() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counters_;
@@ -170,6 +175,15 @@ void UdpDriver::Run() {
 
 void UdpDriver::ReadAvailable() {
   char buf[codec::kMaxDatagram + 1];
+  // Discovery answers, sent once mu_ is released (Send takes it).
+  std::vector<Outgoing> discovery_out;
+  struct SendAtEnd {
+    UdpDriver* d;
+    std::vector<Outgoing>* out;
+    ~SendAtEnd() {
+      if (!out->empty()) d->Send(*out);
+    }
+  } send_at_end{this, &discovery_out};
   for (int i = 0; i < kMaxReadsPerLoop; ++i) {
     sockaddr_in from{};
     socklen_t len = sizeof(from);
@@ -182,8 +196,24 @@ void UdpDriver::ReadAvailable() {
       counters_.malformed++;
       continue;
     }
-    if (packet.value().cluster_id != options_.config.meta.cluster_id) {
+    const std::string& own_cluster = options_.config.meta.cluster_id;
+    if (packet.value().cluster_id != own_cluster) {
       counters_.foreign++;
+      if (own_cluster == kDiscoveryClusterId) {
+        if (discovered_cluster_id_.empty() && packet.value().cluster_id != kDiscoveryClusterId) {
+          discovered_cluster_id_ = packet.value().cluster_id;
+        }
+      } else if (packet.value().cluster_id == kDiscoveryClusterId &&
+                 packet.value().type == PacketType::kPushPull && packet.value().reply_wanted) {
+        // One small datagram back per request: just our cluster id, no
+        // member state (a discovering member is not one of us yet).
+        Packet answer;
+        answer.type = PacketType::kPushPull;
+        answer.cluster_id = own_cluster;
+        answer.from_id = options_.config.meta.id;
+        counters_.discovery_replies++;
+        discovery_out.push_back(Outgoing{FormatAddress(from), std::move(answer)});
+      }
       continue;
     }
     core_->Receive(FormatAddress(from), packet.value());

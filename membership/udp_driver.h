@@ -38,6 +38,14 @@
 
 namespace phalanx::membership {
 
+// The cluster id of a member that does not know its cluster yet (a node
+// joining through seeds). Its packets are answered by any member with one
+// empty push-pull carrying the answerer's cluster id, and the first such
+// answer is kept (DiscoveredClusterId()). Nothing else is exchanged: a
+// discovering member never enters anybody's member list, so the rule that
+// members of another cluster are ignored still holds.
+inline constexpr const char* kDiscoveryClusterId = "?";
+
 struct UdpDriverOptions {
   // IPv4 host:port to bind ("localhost" means 127.0.0.1). Port 0 binds a free port.
   std::string listen = "127.0.0.1:7946";
@@ -61,6 +69,7 @@ struct UdpDriverCounters {
   uint64_t foreign = 0;        // another cluster id: dropped
   uint64_t send_errors = 0;    // sendto failed or the address did not parse
   uint64_t skipped_ticks = 0;  // ticks not replayed after a stall
+  uint64_t discovery_replies = 0;  // answers sent to discovering members
 };
 
 class UdpDriver {
@@ -83,6 +92,9 @@ class UdpDriver {
   // The bound address (with the real port when listen asked for port 0).
   const std::string& address() const { return address_; }
   UdpDriverCounters counters() const;
+  // Only when started with kDiscoveryClusterId: the cluster id of the first
+  // member that answered, or empty.
+  std::string DiscoveredClusterId() const;
 
  private:
   struct StartKey {};
@@ -106,6 +118,7 @@ class UdpDriver {
   mutable std::mutex mu_;  // guards core_ and counters_
   std::unique_ptr<Swim> core_;
   UdpDriverCounters counters_;
+  std::string discovered_cluster_id_;
 
   std::atomic<bool> stop_{false};
   std::thread thread_;

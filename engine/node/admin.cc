@@ -5,6 +5,8 @@
 //   PHALANX SNAPSHOT             take a snapshot now and compact the log
 //   PHALANX TRANSFER <node-id>   hand leadership to <node-id> (leader only)
 //   PHALANX REMOVE <node-id>     remove <node-id> from the Raft configuration
+//   PHALANX MEMBERS              every member gossip knows: state, addresses, role
+//   PHALANX LEAVE                leave the cluster gracefully (Raft first, then gossip)
 //   PHALANX HELP                 this list
 #include <spdlog/spdlog.h>
 
@@ -36,6 +38,11 @@ constexpr std::string_view kHelp =
     "    Hand leadership to <node-id> (on the leader).\n"
     "REMOVE <node-id>\n"
     "    Remove <node-id> from the Raft configuration.\n"
+    "MEMBERS\n"
+    "    List every member gossip knows, with its state, addresses and Raft role.\n"
+    "LEAVE\n"
+    "    Leave the cluster: hand over leadership, announce the leave, and answer once\n"
+    "    removed from the Raft configuration.\n"
     "HELP\n"
     "    Print this help.\n";
 
@@ -82,7 +89,17 @@ void Node::Admin(std::vector<std::string> args, std::function<void(ApplyResult)>
     if (args.size() != 2) return done(WrongArity(lower));
     if (!is_member(args[1])) return done(ApplyResult::Error("ERR no such node '" + args[1] + "'"));
     spdlog::info("admin: remove {} from the Raft configuration", args[1]);
+    NoteAdminRemoval(args[1]);
     return RemoveNode(args[1], std::move(done));
+  }
+  if (sub == "MEMBERS") {
+    if (args.size() != 1) return done(WrongArity(lower));
+    return done(MembersReply());
+  }
+  if (sub == "LEAVE") {
+    if (args.size() != 1) return done(WrongArity(lower));
+    spdlog::info("admin: leave the cluster");
+    return Leave(std::move(done));
   }
   done(ApplyResult::Error("ERR unknown subcommand '" + args[0] + "'. Try PHALANX HELP."));
 }

@@ -108,6 +108,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "phalanx: second signal, exiting now\n");
     _exit(1);
   }).detach();
+  if (config->membership.leave_on_shutdown) {
+    // Out of Raft first, so the cluster does not count a voter that is gone.
+    auto r = node->LeaveAndWait();
+    if (r.type == phalanx::storage::ApplyResult::Type::kError) {
+      spdlog::warn("leave on shutdown: {}", r.bytes);
+    }
+  }
   server.Stop();  // stop accepting; then let the node finish in-flight work
   node->Stop();
   spdlog::info("stopped cleanly");

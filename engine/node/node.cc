@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/node/apply_result_codec.h"
+#include "membership/udp_driver.h"
 
 namespace phalanx::node {
 
@@ -212,11 +213,17 @@ std::unique_ptr<Node> Node::Open(const NodeConfig& config, std::string* error) {
   }
   node->raft_ = std::move(raft).value();
 
-  transport::TransportOptions to;
-  to.cluster_id = node->cluster_id_;
-  to.node_id = node->id_;
-  node->transport_ = std::make_unique<transport::Transport>(to, node.get());
+  // A joining node learns its cluster id in Start() (gossip); the transport,
+  // which refuses every other cluster id, is made once it is known.
+  if (!node->cluster_id_.empty()) node->MakeTransport();
   return node;
+}
+
+void Node::MakeTransport() {
+  transport::TransportOptions to;
+  to.cluster_id = cluster_id_;
+  to.node_id = id_;
+  transport_ = std::make_unique<transport::Transport>(to, this);
 }
 
 bool Node::OpenStorage(std::string* error) {
@@ -259,6 +266,14 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
       *error = cluster_path + ": corrupt (no cluster_id)";
       return false;
     }
+    {
+      std::istringstream again(*text);
+      while (std::getline(again, line)) {
+        if (line.rfind("bootstrap_voters=", 0) == 0) {
+          bootstrap_voters_ = std::strtoull(line.c_str() + 17, nullptr, 10);
+        }
+      }
+    }
     if (stored_name != config_.node.id) {
       *error = config_.node.data_dir + " belongs to node '" + stored_name +
                "', not to node.id '" + config_.node.id + "'";
@@ -278,6 +293,21 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
     }
     if (config_.raft.initial_cluster.size() > 0) {
       spdlog::info("data directory holds Raft state; raft.initial_cluster is ignored");
+    }
+    return true;
+  }
+
+  if (config_.raft.initial_cluster.empty() && !config_.membership.seeds.empty()) {
+    // Joining through seeds: no bootstrap (that would make a one-node cluster
+    // of its own). The leader adds this node and brings it up by snapshot.
+    // A restart before that keeps the cluster id learnt the first time.
+    joining_ = true;
+    if (auto text = ReadFile(cluster_path)) {
+      std::istringstream in(*text);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("cluster_id=", 0) == 0) cluster_id_ = line.substr(11);
+      }
     }
     return true;
   }
@@ -309,9 +339,8 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
     for (const auto& d : described) joined += d + ",";
     cluster_id_ = "c-" + Hex(RaftIdFor(joined));
   }
-  if (!WriteFileDurably(cluster_path,
-                        "cluster_id=" + cluster_id_ + "\nname=" + config_.node.id + "\n", error) ||
-      !SavePeersFile(error)) {
+  bootstrap_voters_ = cs.voters.size();
+  if (!SaveClusterFile(error) || !SavePeersFile(error)) {
     return false;
   }
   storage::Status s = store_->Bootstrap(cs);
@@ -336,7 +365,19 @@ bool Node::SavePeersFile(std::string* error) const {
   return WriteFileDurably((fs::path(config_.node.data_dir) / "peers").string(), text, error);
 }
 
+bool Node::SaveClusterFile(std::string* error) const {
+  std::string text = "cluster_id=" + cluster_id_ + "\nname=" + config_.node.id + "\n";
+  if (bootstrap_voters_ > 0) {
+    text += "bootstrap_voters=" + std::to_string(bootstrap_voters_) + "\n";
+  }
+  return WriteFileDurably((fs::path(config_.node.data_dir) / "cluster").string(), text, error);
+}
+
 bool Node::Start(std::string* error) {
+  if (cluster_id_.empty()) {
+    if (!DiscoverClusterId(error)) return false;
+    MakeTransport();
+  }
   transport::Status s = transport_->Start(config_.raft.listen.ToString());
   if (!s.ok()) {
     *error = "raft.listen " + config_.raft.listen.ToString() + ": " + s.ToString();
@@ -355,6 +396,12 @@ bool Node::Start(std::string* error) {
   ready_thread_ = std::thread([this] { ReadyLoop(); });
   ticker_thread_ = std::thread([this] { TickerLoop(); });
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
+  if (!StartGossip(error)) {
+    // Gossip is how a joining node is found; without it, it would wait forever.
+    if (joining_) return false;
+    spdlog::warn("{}; running without gossip", *error);
+    error->clear();
+  }
   spdlog::info("node {} (raft id {}) of cluster {}: raft on {}, applied index {}", name(),
                Hex(id_), cluster_id_, config_.raft.listen.ToString(),
                store_->kv().applied_index());
@@ -371,6 +418,7 @@ void Node::Stop() {
       return;
     }
   }
+  StopGossip();
   // Give in-flight proposals a moment to finish (bounded).
   for (int i = 0; i < 200; ++i) {
     {
@@ -796,6 +844,14 @@ void Node::ApplyConfChangeToPeers(const ConfChange& cc) {
                    cc.type == ConfChange::Type::kAddLearner ? "added learner" : "added voter",
                    p.name, p.raft_address);
       if (cc.node_id != id_ && !p.raft_address.empty()) add = {{cc.node_id, p.raft_address}};
+      // A newcomer must start from a snapshot (which carries the
+      // configuration), and the leader needs one to send: make sure every
+      // node that could lead has one.
+      if (cc.type == ConfChange::Type::kAddLearner && cc.node_id != id_ &&
+          store_->log().snapshot_metadata().index == 0) {
+        snapshot_requested_ = true;
+        snapshot_cv_.notify_one();
+      }
     }
     if (!SavePeersFile(&error)) spdlog::error("cannot save peers: {}", error);
   }
@@ -1090,6 +1146,7 @@ std::string Node::InfoSection(std::string_view section) {
     out += "cluster_id:" + i.cluster_id + "\r\n";
     return out;
   }
+  if (section == "membership") return MembershipInfo();
   if (section == "persistence") {
     auto st = store_->stats();
     return "wal_fsyncs:" + std::to_string(st.log_flushes) +
@@ -1183,8 +1240,15 @@ void Node::TransferLeadership(const std::string& name, AdminDone done) {
 void Node::OnMessages(NodeId from, std::vector<Message> msgs) {
   std::lock_guard<std::mutex> lk(mu_);
   if (stopping_ || !raft_) return;
+  const bool no_conf = raft_->raft().conf_state().voters.empty();
   for (const Message& m : msgs) {
     if (m.type == MessageType::kSnap) continue;  // snapshots arrive on their own call
+    // A node that joined has no configuration until a snapshot gives it one:
+    // the bootstrap voters are in no log entry, so replaying the log from
+    // index 1 would leave it believing in a cluster without them (one of its
+    // own once promoted). Wait for the snapshot (the leader sends one, see
+    // Raft::MaybeSendAppend) rather than take entries from index 1.
+    if (no_conf && m.type == MessageType::kApp && m.index == 0) continue;
     raft_->Step(m);
   }
   WakeLocked();

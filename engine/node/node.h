@@ -43,7 +43,12 @@
 #include "engine/storage/command.h"
 #include "engine/storage/store.h"
 #include "engine/transport/transport.h"
+#include "membership/types.h"
 #include "resp/store.h"
+
+namespace phalanx::membership {
+class UdpDriver;
+}
 
 namespace phalanx::node {
 
@@ -83,7 +88,9 @@ class Node final : public transport::Handler, public resp::Store {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  // Starts the transport (listening on raft.listen) and the threads.
+  // Starts the transport (listening on raft.listen), the threads and SWIM
+  // (membership.listen). A node joining through seeds first learns its
+  // cluster id from them (blocking, bounded; gossip.cc).
   bool Start(std::string* error);
   // Graceful stop: refuses new requests, gives in-flight proposals a moment to
   // finish, stops the threads and the transport, and closes WiredTiger
@@ -123,6 +130,20 @@ class Node final : public transport::Handler, public resp::Store {
   // Takes a snapshot now and compacts the log.
   storage::ApplyResult TakeSnapshot();
 
+  // ---- gossip (gossip.cc) ----
+  // PHALANX LEAVE: leadership handed over if leader, SWIM leave announced,
+  // `done` once this node has applied its own removal (or an error).
+  void Leave(AdminDone done);
+  // Leave() and wait for its outcome (membership.leave_on_shutdown); bounded.
+  storage::ApplyResult LeaveAndWait();
+  // PHALANX MEMBERS: one line per member known to gossip.
+  storage::ApplyResult MembersReply();
+  // INFO "# Membership".
+  std::string MembershipInfo();
+  std::vector<membership::Member> GossipMembers() const;
+  // Tells the autopilot an admin removed `name` (not to re-add it).
+  void NoteAdminRemoval(const std::string& name);
+
   RaftInfo GetRaftInfo() const;
   const std::string& name() const { return config_.node.id; }
   NodeId raft_id() const { return id_; }
@@ -152,6 +173,7 @@ class Node final : public transport::Handler, public resp::Store {
 
   explicit Node(const NodeConfig& config);
   bool OpenStorage(std::string* error);
+  void MakeTransport();
   bool LoadOrCreateIdentity(std::string* error);
 
   void ReadyLoop();
@@ -177,6 +199,14 @@ class Node final : public transport::Handler, public resp::Store {
   }
   std::string NameOfLocked(NodeId id) const;
   bool SavePeersFile(std::string* error) const;
+  bool SaveClusterFile(std::string* error) const;
+  // gossip.cc
+  bool DiscoverClusterId(std::string* error);
+  bool StartGossip(std::string* error);
+  void StopGossip();
+  void MembershipLoop();
+  void LearnPeersFromGossip(const std::vector<membership::Member>& members);
+  void StepLeave();
   bool StorageFailed() const { return storage_failed_.load(); }
   static void RunAll(Completions& cs) {
     for (auto& c : cs) c();
@@ -215,6 +245,25 @@ class Node final : public transport::Handler, public resp::Store {
   // PHALANX SNAPSHOT requests waiting for the next snapshot (snapshot_mu_).
   std::vector<AdminDone> snapshot_waiters_;
 
+  // Joining through seeds: no bootstrap; the cluster id comes from gossip.
+  bool joining_ = false;
+  // Voters at bootstrap (from the cluster file); 0 when this node joined.
+  size_t bootstrap_voters_ = 0;
+
+  mutable std::mutex gossip_mu_;  // guards the members below up to the next blank line
+  std::condition_variable gossip_cv_;
+  std::unique_ptr<membership::UdpDriver> gossip_;
+  bool gossip_stop_ = false;
+  std::map<std::string, uint64_t> removed_;  // admin-removed: name -> incarnation then
+  std::vector<AdminDone> leave_waiters_;
+  std::optional<Clock::time_point> leave_deadline_;
+
+  // Membership thread only.
+  std::map<std::string, Clock::time_point> dead_since_;
+  bool left_announced_ = false;
+  std::atomic<bool> conf_change_inflight_{false};
+
+  std::thread membership_thread_;
   std::thread ready_thread_;
   std::thread ticker_thread_;
   std::thread snapshot_thread_;

@@ -260,6 +260,8 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   membership.StringArray("seeds", &seeds);
   membership.Integer("auto_remove_dead_after", &c.membership.auto_remove_dead_after_seconds, 0,
                      365 * 24 * 3600);
+  membership.Integer("period_ms", &c.membership.period_ms, 10, 60000);
+  membership.Bool("leave_on_shutdown", &c.membership.leave_on_shutdown);
   membership.RejectUnknownKeys();
   if (!membership.error().empty()) return *error = membership.error(), std::nullopt;
   for (const std::string& s : seeds) {

@@ -69,6 +69,8 @@ struct NodeConfig {
     HostPort listen{"127.0.0.1", 7946};
     std::vector<HostPort> seeds;
     int auto_remove_dead_after_seconds = 0;  // 0: never remove voters automatically
+    int period_ms = 1000;  // SWIM protocol period: one probe per member per period
+    bool leave_on_shutdown = false;  // SIGTERM/SIGINT: PHALANX LEAVE before stopping
   } membership;
 };
 

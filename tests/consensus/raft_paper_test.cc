@@ -909,6 +909,37 @@ TEST(RaftPaperTest, ProposalOnANonLeaderFailsAtOnceWithTheLeaderHint) {
 
 // ---- §6 membership changes ---------------------------------------------------------
 
+// A node that joins by gossip starts with an empty configuration; the voters
+// a cluster was bootstrapped with are in no log entry. Replaying the log from
+// index 1 would leave it with voters {} (and, once promoted, {itself}: a
+// one-node cluster). Once the leader has a snapshot, a follower with an empty
+// log gets that instead, and the snapshot carries the configuration.
+TEST(RaftMembershipTest, EmptyJoinerGetsTheSnapshotWithTheBootstrapVoters) {
+  Network net({1, 2, 3});
+  net.Elect(1);
+  net.Propose(1, "a");
+  net.Drain();
+  net.AddPeer(4, ConfState{});
+  net.Cut(1, 4);
+  ASSERT_TRUE(net.node(1).ProposeConfChange(CC(ConfChange::Type::kAddLearner, 4)).ok());
+  net.Drain();
+  // A snapshot without compaction: the entries from index 1 are all there.
+  test::Peer& leader = net.peer(1);
+  ASSERT_TRUE(leader.storage->CreateSnapshot(leader.applied_index, leader.conf_state, "s").ok());
+  net.Heal();
+  net.ClearSent();
+  for (int i = 0; i < 10; ++i) {
+    net.TickAll();
+    net.Drain();
+  }
+  EXPECT_GE(
+      net.CountSent([](const Message& m) { return m.type == MessageType::kSnap && m.to == 4; }),
+      1u);
+  ConfState want{{1, 2, 3}, {4}};
+  EXPECT_EQ(net.raft(4).conf_state(), want);
+  EXPECT_EQ(net.raft(4).log().LastIndex(), net.raft(1).log().LastIndex());
+}
+
 // §6 (thesis §4.2.1): a learner receives the whole log but never campaigns.
 TEST(RaftMembershipTest, AddedLearnerReceivesTheLogButNeverCampaigns) {
   Network net({1, 2, 3});

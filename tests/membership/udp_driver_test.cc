@@ -134,5 +134,22 @@ TEST(UdpDriver, RejectsBadAddresses) {
   EXPECT_FALSE(UdpDriver::Start(o).ok());  // the core's config is validated too
 }
 
+// A node joining through seeds does not know its cluster id: under the
+// discovery id it learns it from a seed's answer, and is never admitted as a
+// member (the seed keeps ignoring the foreign cluster).
+TEST(UdpDriverTest, DiscoveringMemberLearnsTheClusterIdAndStaysOutside) {
+  auto seed = UdpDriver::Start(Options("a", {}));
+  ASSERT_TRUE(seed.ok()) << seed.status().message();
+  auto opt = Options("joiner", {seed.value()->address()});
+  opt.config.meta.cluster_id = kDiscoveryClusterId;
+  auto joiner = UdpDriver::Start(std::move(opt));
+  ASSERT_TRUE(joiner.ok()) << joiner.status().message();
+  ASSERT_TRUE(WaitFor([&] { return !joiner.value()->DiscoveredClusterId().empty(); }));
+  EXPECT_EQ(joiner.value()->DiscoveredClusterId(), "test-cluster");
+  EXPECT_GE(seed.value()->counters().discovery_replies, 1u);
+  EXPECT_EQ(seed.value()->Members().size(), 1u);
+  EXPECT_EQ(joiner.value()->Members().size(), 1u);
+}
+
 }  // namespace
 }  // namespace phalanx::membership
