@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,18 @@ struct ScanPage {
   std::vector<std::string> keys;
 };
 
+class Store;
+
+// The default WriteBatch's state: the next command goes out when the
+// previous one's result arrives, so order holds whatever Write does.
+struct WriteChain {
+  Store* store = nullptr;
+  std::vector<storage::Command> cmds;
+  std::vector<storage::ApplyResult> results;
+  std::function<void(std::vector<storage::ApplyResult>)> done;
+  static void Next(std::shared_ptr<WriteChain> chain);
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -47,7 +60,14 @@ class Store {
   // The default chains Write() calls, one after the other; the node
   // overrides it with one proposal for the whole group.
   virtual void WriteBatch(std::vector<storage::Command> cmds,
-                          std::function<void(std::vector<storage::ApplyResult>)> done);
+                          std::function<void(std::vector<storage::ApplyResult>)> done) {
+    auto chain = std::make_shared<WriteChain>();
+    chain->store = this;
+    chain->results.reserve(cmds.size());
+    chain->cmds = std::move(cmds);
+    chain->done = std::move(done);
+    WriteChain::Next(std::move(chain));
+  }
 
   // Calls `done` exactly once, from any thread, when reads issued from now on
   // reflect every write acknowledged before this call (ApplyResult::Ok), or
@@ -75,5 +95,18 @@ class Store {
   virtual void Admin(std::vector<std::string> args,
                      std::function<void(storage::ApplyResult)> done) = 0;
 };
+
+inline void WriteChain::Next(std::shared_ptr<WriteChain> chain) {
+  size_t i = chain->results.size();
+  if (i == chain->cmds.size()) {
+    chain->done(std::move(chain->results));
+    return;
+  }
+  Store* store = chain->store;
+  store->Write(std::move(chain->cmds[i]), [chain](storage::ApplyResult r) {
+    chain->results.push_back(std::move(r));
+    Next(chain);
+  });
+}
 
 }  // namespace phalanx::resp
