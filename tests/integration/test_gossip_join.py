@@ -181,6 +181,35 @@ class GossipJoin(unittest.TestCase):
             retry(lambda: member_states(x).get("n5") == "left", timeout=20,
                   what="n5 shown left on " + x.name)
 
+    def test_a_single_seed_node_grows_into_five_voters(self):
+        # Only n1 has an initial_cluster (itself); n2..n5 know only its SWIM
+        # address. One conf change at a time, all four join and are promoted.
+        self.cluster = Cluster(5, tick_ms=50, election_ticks=10)
+        nodes = self.cluster.nodes
+        seeds = ["127.0.0.1:%d" % nodes[0].swim_port]
+        write_config(nodes[0], ["n1=127.0.0.1:%d" % nodes[0].raft_port], seeds, 5)
+        for x in nodes[1:]:
+            write_config(x, [], seeds, 5)
+        nodes[0].start()
+        self.cluster.nodes = nodes[:1]
+        self.cluster.wait_ready()
+        self.cluster.nodes = nodes
+        self.assertTrue(nodes[0].client().set("before-join", "1"))
+        for x in nodes[1:]:
+            x.start()
+        everyone = ["n1", "n2", "n3", "n4", "n5"]
+        for x in nodes:
+            retry(lambda: voters(x) == everyone, timeout=60, what="five voters seen by " + x.name)
+        for x in nodes:
+            self.assertEqual(retry(lambda: x.client().get("before-join"), timeout=15,
+                                   what="read on " + x.name), "1")
+        # Now a real 5-voter cluster: it survives the loss of its founder.
+        nodes[0].kill()
+        self.assertTrue(retry(lambda: nodes[2].client().set("after-founder", "1"), timeout=30,
+                              what="write after n1 died"))
+        self.assertEqual(retry(lambda: nodes[4].client().get("after-founder"), timeout=15,
+                               what="read on n5"), "1")
+
     def test_past_max_voters_learner_serves_and_dead_voter_auto_removed(self):
         nodes = self.make(max_voters=4, auto_remove=1)
         nodes[3].start()
