@@ -389,12 +389,17 @@ def client_loop(proc, cc, hist, rng, stop, timeout):
                 op.result = conn.append(key, value)
             op.complete = time.monotonic()
             op.status = OK
-        except redis.exceptions.ResponseError:
-            # A write refused with an error may still have been proposed
-            # (e.g. outcome unknown after a leader change): indeterminate.
-            op.status = FAIL if f == "read" else INFO
-        except NET_ERRORS:
-            op.status = FAIL if f == "read" else INFO
+        except redis.exceptions.ResponseError as e:
+            # CLUSTERDOWN promises the write was never proposed (node.cc:
+            # "requests never proposed: safe to report as not done"), so it
+            # counts as failed and the checker holds the node to it. Any
+            # other error ("ERR outcome unknown ...") is indeterminate.
+            definite = str(e).startswith("CLUSTERDOWN")
+            op.status = FAIL if (f == "read" or definite) else INFO
+        except NET_ERRORS as e:
+            # Refused or timed out while connecting: nothing was sent.
+            not_sent = "connecting to" in str(e) or "Timeout connecting" in str(e)
+            op.status = FAIL if (f == "read" or not_sent) else INFO
             try:
                 conn.close()
             except Exception:

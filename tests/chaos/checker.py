@@ -107,8 +107,7 @@ def check_key(ops, budget_s=10.0):
     violation, detail is the largest set of op ids the search managed to
     linearize (to find where it got stuck).
     """
-    # Failed ops never happened; info reads tell nothing.
-    ops = [o for o in ops if o.status != FAIL and not (o.status == INFO and o.f == "read")]
+    ops = prune(ops)
     if not ops:
         return "ok", None
     model = ops[0].model
@@ -150,6 +149,18 @@ def check_key(ops, budget_s=10.0):
         nxt[prv[j]] = j
         prv[nxt[j]] = j
 
+    # Indeterminate INCRs are interchangeable but for their invoke times: if a
+    # linearization uses j of them, one using the j earliest-invoked is valid
+    # too (each can sit where the one it replaces sat). So they are only
+    # linearized in invoke order: k of them cost k, not 2**k, configurations.
+    prev_info = [-1] * n
+    if model == "counter":
+        last = -1
+        for i in sorted((i for i in range(n) if ops[i].status == INFO),
+                        key=lambda i: ops[i].invoke):
+            prev_info[i] = last
+            last = i
+
     deadline = time.monotonic() + budget_s
     state = None
     lin = 0  # bitmask of linearized op indexes
@@ -169,6 +180,9 @@ def check_key(ops, budget_s=10.0):
         if entry != m and kind[entry] == 0:
             i = opi[entry]
             o = ops[i]
+            if prev_info[i] >= 0 and not lin >> prev_info[i] & 1:
+                entry = nxt[entry]
+                continue
             good, new_state = _step(model, state, o)
             if good:
                 new_lin = lin | (1 << i)
@@ -192,6 +206,31 @@ def check_key(ops, budget_s=10.0):
             entry, state, lin, done_ok = stack.pop()
             unlift(entry)
             entry = nxt[entry]
+
+
+def prune(ops):
+    """Drops what cannot change the verdict: failed ops (they never
+    happened), indeterminate reads (they tell nothing), and indeterminate
+    writes/appends whose unique value no ok read ever saw. For a register
+    such a write, if it took effect, was overwritten before any read, so
+    "it never happened" is as good. For an append its token would be in every
+    later read, and the history ends with a read of every key after
+    recovery, so it never took effect."""
+    seen = set()
+    for o in ops:
+        if o.status == OK and o.f == "read":
+            if o.model == "append":
+                seen.update(split_tokens(o.result))
+            else:
+                seen.add(o.result)
+    keep = []
+    for o in ops:
+        if o.status == FAIL or (o.status == INFO and o.f == "read"):
+            continue
+        if o.status == INFO and o.f in ("write", "append") and o.value not in seen:
+            continue
+        keep.append(o)
+    return keep
 
 
 def check_appends(ops):

@@ -104,6 +104,15 @@ class Counter(unittest.TestCase):
              self.c(0, "incr", 3, 3, 4), self.c(2, "read", 3, 5, 6)]
         self.assertEqual(verdict(h), {"c": "ok"})
 
+    def test_many_indeterminate_increments_stay_fast(self):
+        h = [self.c(i, "incr", st=INFO, t0=i * 0.01) for i in range(60)]
+        h.append(self.c(99, "read", 25, 10, 11))
+        self.assertEqual(verdict(h), {"c": "ok"})
+        h[-1] = self.c(99, "read", 61, 10, 11)  # more than were ever invoked
+        self.assertEqual(verdict(h), {"c": "violation"})
+        h[-1] = self.c(99, "read", 3, 0.001, 0.002)  # before the 3rd was invoked
+        self.assertEqual(verdict(h), {"c": "violation"})
+
     def test_duplicate_result(self):
         h = [self.c(0, "incr", 1, 0, 1), self.c(1, "incr", 1, 2, 3)]
         self.assertEqual(verdict(h), {"c": "violation"})
