@@ -500,7 +500,7 @@ def run_once(schedule, nodes, seconds, seed, clients, keep, out_dir, extra_raft=
     return not failed
 
 
-SHORT = [("partitions", 3), ("kills", 3), ("pause", 3), ("mixed", 5)]
+SHORT = [("partitions", 3), ("kills", 3), ("pause", 3), ("mixed-membership", 5)]
 
 
 def main():
