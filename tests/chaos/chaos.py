@@ -252,6 +252,47 @@ def n_partition_bridge(cc, rng, stop):
     cc.heal()
 
 
+def n_partition_then_kill(cc, rng, stop):
+    """Faults that overlap: isolate the leader, then kill -9 the leader the
+    majority elects, restart it, and only then heal."""
+    x = cc.leader()
+    if x is None:
+        return
+    rest = [y for y in cc.nodes if y is not x]
+    cc.partition([x], rest)
+    stop.wait(rng.uniform(1.0, 2.0))
+    votes = {}
+    for y in rest:
+        i = y.raft_info()
+        if i and i.get("leader_id"):
+            votes[str(i["leader_id"])] = votes.get(str(i["leader_id"]), 0) + 1
+    new = next((y for y in rest if votes and y.name == max(votes, key=votes.get)), None)
+    if new is not None:
+        cc.kill(new)
+        hold(rng, stop, 0.5, 2.0)
+        cc.restart(new)
+    hold(rng, stop, 0.5, 2.0)
+    cc.heal()
+
+
+def n_partition_snapshot(cc, rng, stop):
+    """A follower cut off while the leader snapshots and compacts its log:
+    after the heal it can only catch up through a snapshot transfer."""
+    leader = cc.leader()
+    if leader is None:
+        return
+    x = rng.choice([y for y in cc.nodes if y is not leader])
+    cc.partition([x], [y for y in cc.nodes if y is not x])
+    stop.wait(rng.uniform(1.0, 2.5))
+    try:
+        log("nemesis: PHALANX SNAPSHOT on %s" % leader.name)
+        cc.admin(leader, "SNAPSHOT", timeout=10)
+    except (redis.exceptions.RedisError, OSError) as e:
+        log("nemesis: SNAPSHOT failed: %r" % e)
+    stop.wait(rng.uniform(0.5, 1.5))
+    cc.heal()
+
+
 def n_rolling_restart(cc, rng, stop):
     for x in list(cc.nodes):
         if stop.is_set():
@@ -307,6 +348,8 @@ NEMESES = {
     "partition-majority": n_partition_majority,
     "partition-asymmetric": n_partition_asymmetric,
     "partition-bridge": n_partition_bridge,
+    "partition-then-kill": n_partition_then_kill,
+    "partition-snapshot": n_partition_snapshot,
     "rolling-restart": n_rolling_restart,
     "crash-all": n_crash_all,
     "membership": n_membership,
@@ -314,7 +357,7 @@ NEMESES = {
 SCHEDULES = dict({k: [k] for k in NEMESES}, **{
     "none": [],
     "partitions": ["partition-leader", "partition-majority", "partition-asymmetric",
-                   "partition-bridge"],
+                   "partition-bridge", "partition-then-kill", "partition-snapshot"],
     "kills": ["leader-kill", "random-kill", "crash-all"],
     "mixed": [k for k in NEMESES if k != "membership"],
     "mixed-membership": list(NEMESES),
