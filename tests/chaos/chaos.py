@@ -396,6 +396,7 @@ class History:
 
 def client_loop(proc, cc, hist, rng, stop, timeout):
     conn = None
+    conn_node = None
     seq = 0
     for _ in range(10 ** 7):  # bounded; stop ends it
         if stop.is_set():
@@ -403,6 +404,7 @@ def client_loop(proc, cc, hist, rng, stop, timeout):
         if conn is None:
             targets = cc.reachable() or cc.nodes
             x = rng.choice(targets)
+            conn_node = x.name
             conn = redis.Redis(host="127.0.0.1", port=x.resp_port, socket_timeout=timeout,
                                socket_connect_timeout=1, decode_responses=True)
         key = rng.choice(list(MODEL_OF))
@@ -417,7 +419,7 @@ def client_loop(proc, cc, hist, rng, stop, timeout):
             value = "p%d-%d" % (proc, seq)
         elif f == "append":
             value = "p%d-%d%s" % (proc, seq, checker.TOKEN_END)
-        op = Op(proc, model, key, f, value=value, invoke=time.monotonic())
+        op = Op(proc, model, key, f, value=value, invoke=time.monotonic(), node=conn_node)
         try:
             if f == "read":
                 op.result = conn.get(key)
@@ -481,7 +483,7 @@ def final_reads(cc, hist, deadline_s=60):
                 continue
             r = int(v) if (MODEL_OF[key] == "counter" and v is not None) else v
             hist.add(Op(-1, MODEL_OF[key], key, "read", result=r, status=OK, invoke=t0,
-                        complete=t1))
+                        complete=t1, node=x.name))
             final[key] = v
             break
     return final
@@ -495,6 +497,10 @@ def run_once(schedule, nodes, seconds, seed, clients, keep, out_dir, extra_raft=
     failed = True
     summary = None
     try:
+        # Node logs use wall-clock times, the history monotonic ones.
+        log("clock: monotonic %.3f is wall %s UTC" %
+            (time.monotonic(), time.strftime("%H:%M:%S", time.gmtime())) +
+            (".%03d" % (int(time.time() * 1000) % 1000)))
         cc.start()
         threads = [threading.Thread(target=client_loop,
                                     args=(i, cc, hist, random.Random(seed * 1000 + i), stop, 5.0),

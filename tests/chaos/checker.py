@@ -29,11 +29,12 @@ OK, FAIL, INFO = "ok", "fail", "info"
 
 class Op:
     __slots__ = ("id", "process", "model", "key", "f", "value", "result", "status",
-                 "invoke", "complete")
+                 "invoke", "complete", "node")
 
     def __init__(self, process, model, key, f, value=None, result=None, status=OK,
-                 invoke=0.0, complete=None, id=None):
+                 invoke=0.0, complete=None, id=None, node=None):
         self.id = id
+        self.node = node  # the node the client talked to (for diagnosis only)
         self.process = process  # client number
         self.model = model      # "register" | "counter" | "append"
         self.key = key
@@ -53,9 +54,9 @@ class Op:
 
     def __repr__(self):
         c = "inf" if self.complete is None else "%.4f" % self.complete
-        return "Op(#%s p%s %s %s %s(%r) -> %r [%s] %.4f..%s)" % (
-            self.id, self.process, self.model, self.key, self.f, self.value, self.result,
-            self.status, self.invoke, c)
+        return "Op(#%s p%s@%s %s %s %s(%r) -> %r [%s] %.4f..%s)" % (
+            self.id, self.process, self.node, self.model, self.key, self.f, self.value,
+            self.result, self.status, self.invoke, c)
 
 
 def save_history(ops, path):
