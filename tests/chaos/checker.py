@@ -54,9 +54,14 @@ class Op:
 
     def __repr__(self):
         c = "inf" if self.complete is None else "%.4f" % self.complete
+        res = self.result
+        if isinstance(res, str) and len(res) > 80:
+            # A list-append read: its last tokens and its size say enough.
+            toks = split_tokens(res)
+            res = "...%s (%d tokens)" % ("".join(toks[-5:]), len(toks))
         return "Op(#%s p%s@%s %s %s %s(%r) -> %r [%s] %.4f..%s)" % (
             self.id, self.process, self.node, self.model, self.key, self.f, self.value,
-            self.result, self.status, self.invoke, c)
+            res, self.status, self.invoke, c)
 
 
 def save_history(ops, path):
