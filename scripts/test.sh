@@ -26,12 +26,12 @@ echo "== normal build: every test =="
 run_suite build "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${PHALANX_SKIP_SANITIZE:-0}" != 1 ]; then
   # The sanitizer pass runs every unit and simulation test; the multi-process
-  # integration tests (label "integration") run in the normal pass only, to
-  # keep the suite's time in bounds.
+  # integration and chaos tests (labels "integration", "chaos") run in the
+  # normal pass only, to keep the suite's time in bounds.
   echo "== ASan/UBSan build: unit and simulation tests =="
   export PHALANX_SANITIZED=1
   export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
-  run_suite build-asan "-LE integration" -DCMAKE_BUILD_TYPE=Debug -DPHALANX_SANITIZE=ON \
+  run_suite build-asan "-LE integration|chaos" -DCMAKE_BUILD_TYPE=Debug -DPHALANX_SANITIZE=ON \
     -DPHALANX_BUILD_BENCH=OFF
 fi
 echo "test.sh: all suites passed in $(( $(date +%s) - start ))s"

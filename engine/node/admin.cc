@@ -7,6 +7,11 @@
 //   PHALANX REMOVE <node-id>     remove <node-id> from the Raft configuration
 //   PHALANX MEMBERS              every member gossip knows: state, addresses, role
 //   PHALANX LEAVE                leave the cluster gracefully (Raft first, then gossip)
+//   PHALANX FAULT ISOLATE <node-id>... [IN|OUT|BOTH]
+//                                test only (raft.fault_injection): drop
+//                                traffic to/from those peers
+//   PHALANX FAULT HEAL           test only: drop nothing any more
+//   PHALANX FAULT STATUS         test only: what is being dropped
 //   PHALANX HELP                 this list
 #include <spdlog/spdlog.h>
 
@@ -43,6 +48,13 @@ constexpr std::string_view kHelp =
     "LEAVE\n"
     "    Leave the cluster: hand over leadership, announce the leave, and answer once\n"
     "    removed from the Raft configuration.\n"
+    "FAULT ISOLATE <node-id> [<node-id> ...] [IN|OUT|BOTH]\n"
+    "    Test only (raft.fault_injection = true): drop traffic from (IN), to (OUT)\n"
+    "    or both ways (default) between this node and the named peers.\n"
+    "FAULT HEAL\n"
+    "    Test only: stop dropping traffic.\n"
+    "FAULT STATUS\n"
+    "    Test only: show which peers' traffic is dropped.\n"
     "HELP\n"
     "    Print this help.\n";
 
@@ -101,7 +113,54 @@ void Node::Admin(std::vector<std::string> args, std::function<void(ApplyResult)>
     spdlog::info("admin: leave the cluster");
     return Leave(std::move(done));
   }
+  if (sub == "FAULT") return Fault(args, std::move(done));
   done(ApplyResult::Error("ERR unknown subcommand '" + args[0] + "'. Try PHALANX HELP."));
+}
+
+// Test-only partitions for tests/chaos: refused unless the config enables
+// them, so a production node can never be told to cut itself off.
+void Node::Fault(const std::vector<std::string>& args, std::function<void(ApplyResult)> done) {
+  if (!config_.raft.fault_injection) {
+    return done(ApplyResult::Error(
+        "ERR fault injection is disabled (test only: set raft.fault_injection = true)"));
+  }
+  if (args.size() < 2) return done(WrongArity("fault"));
+  if (!transport_) return done(ApplyResult::Error("ERR not part of a cluster yet"));
+  transport::FaultFilter& faults = transport_->faults();
+  const std::string action = Upper(args[1]);
+  if (action == "HEAL" || action == "STATUS") {
+    if (args.size() != 2) return done(WrongArity("fault"));
+    if (action == "HEAL") {
+      faults.Heal();
+      spdlog::warn("admin: fault injection healed");
+    }
+    return done(ApplyResult::Bulk(faults.Describe()));
+  }
+  if (action != "ISOLATE") {
+    return done(ApplyResult::Error("ERR unknown FAULT action '" + args[1] +
+                                   "'. Try ISOLATE, HEAL or STATUS."));
+  }
+  std::vector<std::string> names(args.begin() + 2, args.end());
+  auto dir = transport::FaultFilter::Direction::kBoth;
+  if (!names.empty()) {
+    const std::string last = Upper(names.back());
+    if (last == "IN" || last == "OUT" || last == "BOTH") {
+      dir = last == "IN"    ? transport::FaultFilter::Direction::kIn
+            : last == "OUT" ? transport::FaultFilter::Direction::kOut
+                            : transport::FaultFilter::Direction::kBoth;
+      names.pop_back();
+    }
+  }
+  if (names.empty()) return done(WrongArity("fault"));
+  std::vector<NodeId> ids;
+  for (const auto& n : names) {
+    if (n == config_.node.id)
+      return done(ApplyResult::Error("ERR cannot isolate this node itself"));
+    ids.push_back(RaftIdFor(n));
+  }
+  faults.Isolate(ids, dir);
+  spdlog::warn("admin: fault injection now drops {}", faults.Describe());
+  done(ApplyResult::Bulk(faults.Describe()));
 }
 
 }  // namespace phalanx::node

@@ -127,6 +127,8 @@ class Node final : public transport::Handler, public resp::Store {
   void RemoveNode(const std::string& name, AdminDone done);
   // Leader only; `done` is called once the transfer was started.
   void TransferLeadership(const std::string& name, AdminDone done);
+  // PHALANX FAULT ... (admin.cc); test only, needs raft.fault_injection.
+  void Fault(const std::vector<std::string>& args, AdminDone done);
   // Takes a snapshot now and compacts the log.
   storage::ApplyResult TakeSnapshot();
 
@@ -186,7 +188,8 @@ class Node final : public transport::Handler, public resp::Store {
   void Forward(PendingBatch batch, NodeId leader);
   // Outside mu_: sends, persists and applies one Ready. Returns false on a
   // storage failure (the node then stops serving writes).
-  bool HandleReady(consensus::Ready& rd, std::vector<std::pair<consensus::Entry, storage::ApplyResult>>* applied);
+  bool HandleReady(consensus::Ready& rd,
+                   std::vector<std::pair<consensus::Entry, storage::ApplyResult>>* applied);
   void Send(std::vector<consensus::Message> msgs);
   void SendSnapshot(consensus::Message msg);
   bool ApplyCommitted(const std::vector<consensus::Entry>& entries,
@@ -209,7 +212,8 @@ class Node final : public transport::Handler, public resp::Store {
   void StepLeave();
   bool StorageFailed() const { return storage_failed_.load(); }
   static void RunAll(Completions& cs) {
-    for (auto& c : cs) c();
+    for (auto& c : cs)
+      c();
     cs.clear();
   }
 
@@ -221,7 +225,7 @@ class Node final : public transport::Handler, public resp::Store {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<transport::Transport> transport_;
 
-  mutable std::mutex mu_;  // guards everything below up to the next blank line
+  mutable std::mutex mu_;              // guards everything below up to the next blank line
   std::condition_variable cv_;         // wakes the ready loop only
   std::condition_variable ticker_cv_;  // wakes the ticker (at stop)
   std::unique_ptr<consensus::RawNode> raft_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,7 +74,8 @@ class ProposalTracker {
   }
 
   void FailAll(Outcome outcome, std::vector<Completion>* out) {
-    while (!waiting_.empty()) Finish(waiting_.begin(), outcome, Result{}, out);
+    while (!waiting_.empty())
+      Finish(waiting_.begin(), outcome, Result{}, out);
   }
 
   size_t size() const { return waiting_.size(); }
@@ -107,6 +109,14 @@ class ReadTracker {
   using Callback = std::function<void(Outcome)>;
   using Completion = std::function<void()>;
 
+  // `incarnation` makes this process's read contexts differ from those of an
+  // earlier run of the same node: a leader that outlived our restart may
+  // still answer a context we used before it, with a read index taken before
+  // writes our new reads must see (a stale read). Random by default.
+  explicit ReadTracker(uint64_t incarnation = std::random_device()() * 0x100000000ull +
+                                              std::random_device()())
+      : incarnation_(incarnation) {}
+
   void Add(Clock::time_point deadline, Callback cb) {
     queued_.push_back(Waiter{deadline, std::move(cb)});
   }
@@ -115,7 +125,7 @@ class ReadTracker {
   // RawNode::ReadIndex, or an empty string when nothing is queued.
   std::string StartBatch() {
     if (queued_.empty()) return {};
-    std::string ctx = "r" + std::to_string(++last_batch_);
+    std::string ctx = "r" + std::to_string(incarnation_) + "." + std::to_string(++last_batch_);
     batches_.emplace(ctx, Batch{0, false, std::move(queued_)});
     queued_.clear();
     return ctx;
@@ -146,7 +156,8 @@ class ReadTracker {
   void OnApplied(uint64_t applied, std::vector<Completion>* out) {
     for (auto it = batches_.begin(); it != batches_.end();) {
       if (it->second.has_index && it->second.index <= applied) {
-        for (auto& w : it->second.waiters) Finish(w, Outcome::kOk, out);
+        for (auto& w : it->second.waiters)
+          Finish(w, Outcome::kOk, out);
         it = batches_.erase(it);
       } else {
         ++it;
@@ -196,10 +207,12 @@ class ReadTracker {
   }
 
   void FailAll(Outcome outcome, std::vector<Completion>* out) {
-    for (auto& w : queued_) Finish(w, outcome, out);
+    for (auto& w : queued_)
+      Finish(w, outcome, out);
     queued_.clear();
     for (auto& [ctx, b] : batches_) {
-      for (auto& w : b.waiters) Finish(w, outcome, out);
+      for (auto& w : b.waiters)
+        Finish(w, outcome, out);
     }
     batches_.clear();
   }
@@ -225,6 +238,7 @@ class ReadTracker {
 
   std::vector<Waiter> queued_;
   std::map<std::string, Batch> batches_;
+  uint64_t incarnation_;
   uint64_t last_batch_ = 0;
 };
 

@@ -54,11 +54,48 @@ struct Peer {
 
 }  // namespace
 
+// Puts the FaultFilter between the gRPC service and the node: what the filter
+// says to drop on the way in never reaches the real handler. A dropped Raft
+// batch vanishes; a dropped snapshot or forwarded call is refused, as a
+// broken link would make it fail.
+class FilteringHandler final : public Handler {
+ public:
+  FilteringHandler(Handler* inner, const FaultFilter* faults) : inner_(inner), faults_(faults) {}
+
+  void OnMessages(NodeId from, std::vector<consensus::Message> msgs) override {
+    if (faults_->DropInbound(from)) return;
+    inner_->OnMessages(from, std::move(msgs));
+  }
+  Status OnSnapshot(NodeId from, const consensus::Message& msg,
+                    std::unique_ptr<SnapshotSink>* sink) override {
+    if (faults_->DropInbound(from)) return Dropped(from);
+    return inner_->OnSnapshot(from, msg, sink);
+  }
+  void OnPropose(NodeId from, std::vector<std::string> commands, ProposeCallback done) override {
+    if (from != kNoNode && faults_->DropInbound(from)) return done({Dropped(from), {}});
+    inner_->OnPropose(from, std::move(commands), std::move(done));
+  }
+  void OnReadIndex(NodeId from, ReadIndexCallback done) override {
+    if (from != kNoNode && faults_->DropInbound(from)) return done({Dropped(from), 0});
+    inner_->OnReadIndex(from, std::move(done));
+  }
+  void OnPeerUnreachable(NodeId peer) override { inner_->OnPeerUnreachable(peer); }
+
+ private:
+  static Status Dropped(NodeId from) {
+    return Status::Error(Status::Code::kUnavailable,
+                         "fault injection: dropped traffic from node " + std::to_string(from));
+  }
+  Handler* const inner_;
+  const FaultFilter* const faults_;
+};
+
 class Transport::Impl {
  public:
   Impl(TransportOptions options, Handler* handler)
       : options_(std::move(options)),
-        handler_(handler),
+        filtering_(handler, &faults_),
+        handler_(handler ? &filtering_ : nullptr),
         logger_(options_.logger ? options_.logger : spdlog::default_logger()),
         limiter_(options_.log_interval),
         settings_(internal::SettingsFrom(options_)),
@@ -175,6 +212,7 @@ class Transport::Impl {
       g->second.push_back(std::move(m));
     }
     for (auto& [to, group] : groups) {
+      if (faults_.DropOutbound(to)) continue;  // test-only partition
       auto it = peers_.find(to);
       if (it == peers_.end()) {
         uint64_t suppressed = 0;
@@ -203,6 +241,7 @@ class Transport::Impl {
       return Status::Error(Status::Code::kInvalidArgument, "SendSnapshot needs a source and done");
     }
     msg.from = options_.node_id;
+    if (faults_.DropOutbound(msg.to)) return DroppedTo(msg.to);
     std::shared_ptr<Peer> peer = FindPeer(msg.to);
     if (peer == nullptr) {
       return Status::Error(Status::Code::kUnavailable,
@@ -249,6 +288,7 @@ class Transport::Impl {
 
   Status Propose(NodeId to, std::vector<std::string> commands, std::chrono::milliseconds timeout,
                  ProposeCallback done) {
+    if (faults_.DropOutbound(to)) return DroppedTo(to);
     std::shared_ptr<Peer> peer = FindPeer(to);
     if (peer == nullptr) {
       return Status::Error(Status::Code::kUnavailable,
@@ -260,6 +300,7 @@ class Transport::Impl {
   }
 
   Status ReadIndex(NodeId to, std::chrono::milliseconds timeout, ReadIndexCallback done) {
+    if (faults_.DropOutbound(to)) return DroppedTo(to);
     std::shared_ptr<Peer> peer = FindPeer(to);
     if (peer == nullptr) {
       return Status::Error(Status::Code::kUnavailable,
@@ -304,7 +345,17 @@ class Transport::Impl {
     calls_->CancelAllAndWait();
   }
 
+  FaultFilter& faults() { return faults_; }
+
  private:
+  // An outbound call the fault filter drops fails as if the peer were
+  // unreachable (kUnavailable, callback not called), which callers already
+  // treat as "not sent".
+  static Status DroppedTo(NodeId to) {
+    return Status::Error(Status::Code::kUnavailable,
+                         "fault injection: dropped traffic to node " + std::to_string(to));
+  }
+
   Status ValidateOptions() const {
     if (handler_ == nullptr) {
       return Status::Error(Status::Code::kInvalidArgument, "transport needs a handler");
@@ -354,6 +405,8 @@ class Transport::Impl {
   }
 
   const TransportOptions options_;
+  FaultFilter faults_;
+  FilteringHandler filtering_;
   Handler* const handler_;
   const std::shared_ptr<spdlog::logger> logger_;
   internal::LogLimiter limiter_;
@@ -409,6 +462,10 @@ Status Transport::Propose(NodeId to, std::vector<std::string> commands,
 
 Status Transport::ReadIndex(NodeId to, std::chrono::milliseconds timeout, ReadIndexCallback done) {
   return impl_->ReadIndex(to, timeout, std::move(done));
+}
+
+FaultFilter& Transport::faults() {
+  return impl_->faults();
 }
 
 PeerStats Transport::Stats(NodeId id) const {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "consensus/types.h"
+#include "engine/transport/fault_filter.h"
 #include "engine/transport/status.h"
 
 namespace spdlog {
@@ -253,6 +254,11 @@ class Transport {
 
   // Asks peer `to` (the leader) for a read index; errors as Propose.
   Status ReadIndex(NodeId to, std::chrono::milliseconds timeout, ReadIndexCallback done);
+
+  // Test-only partitions (see fault_filter.h): traffic to/from the peers it
+  // names is dropped, in every kind of call. Empty (drops nothing) unless a
+  // test fills it. Thread-safe.
+  FaultFilter& faults();
 
   // Counters for `id`; all zero for an unknown id. Thread-safe.
   PeerStats Stats(NodeId id) const;

@@ -10,7 +10,8 @@ namespace {
 using Completions = std::vector<std::function<void()>>;
 
 void RunAll(Completions& cs) {
-  for (auto& c : cs) c();
+  for (auto& c : cs)
+    c();
   cs.clear();
 }
 
@@ -73,7 +74,8 @@ TEST(ProposalTracker, DeadlineGivesTimeoutOnce) {
 TEST(ReadTracker, QueuedReadsShareOneContextAndWaitForApply) {
   ReadTracker t;
   int done = 0;
-  for (int i = 0; i < 10; ++i) t.Add(kFar, [&](Outcome o) { done += o == Outcome::kOk; });
+  for (int i = 0; i < 10; ++i)
+    t.Add(kFar, [&](Outcome o) { done += o == Outcome::kOk; });
   std::string ctx = t.StartBatch();
   ASSERT_FALSE(ctx.empty());
   EXPECT_TRUE(t.StartBatch().empty());  // nothing left to batch
@@ -84,6 +86,29 @@ TEST(ReadTracker, QueuedReadsShareOneContextAndWaitForApply) {
   RunAll(cs);
   EXPECT_EQ(done, 10);
   EXPECT_EQ(t.batches(), 0u);
+}
+
+// Regression (found chasing a chaos-test stale read): read contexts restarted
+// at "r1" with every process, so a leader that outlived a follower's restart
+// could complete the new process's batch with the answer, and the old read
+// index, of the previous process's request.
+TEST(ReadTracker, ContextsOfAnotherIncarnationNeverMatch) {
+  ReadTracker before(1), after(2);
+  before.Add(kFar, [](Outcome) {});
+  std::string old_ctx = before.StartBatch();
+  int done = 0;
+  after.Add(kFar, [&](Outcome o) { done += o == Outcome::kOk; });
+  std::string new_ctx = after.StartBatch();
+  EXPECT_NE(old_ctx, new_ctx);
+  Completions cs;
+  after.OnReadState(old_ctx, 5, 100, &cs);  // the late answer to the old process
+  RunAll(cs);
+  EXPECT_EQ(done, 0);
+  EXPECT_EQ(after.batches(), 1u);
+  ReadTracker a, b;
+  a.Add(kFar, [](Outcome) {});
+  b.Add(kFar, [](Outcome) {});
+  EXPECT_NE(a.StartBatch(), b.StartBatch());  // random incarnations differ
 }
 
 TEST(ReadTracker, UnansweredBatchIsAskedAgainAndExpiresAtItsDeadline) {
