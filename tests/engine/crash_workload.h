@@ -77,7 +77,7 @@ inline Options CrashOptions(const std::string& dir) {
   o.checkpoint_log_mb = 4;
   o.session_max = 100;
   o.log_cache_entries = 64;  // older entries come from the table
-  o.snapshot_entries = 1500;
+  o.snapshot_entries = 300;  // frequent snapshots, concurrent with Apply
   o.compaction_step_entries = 100;
   o.message_sink = [](std::string_view) {};
   return o;

@@ -1,5 +1,6 @@
 // Crash safety: a child process (engine_crash_child) appends and applies
-// continuously, reporting each batch through a pipe only once it is durable;
+// continuously (snapshots and compaction on a thread of their own, concurrent
+// with Apply), reporting each batch through a pipe only once it is durable;
 // we SIGKILL it at random moments, reopen the store and check that
 //   - every reported batch is there, with the right content;
 //   - the log has no holes (FirstIndex..LastIndex all readable);
