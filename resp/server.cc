@@ -630,13 +630,14 @@ class EventLoop {
       }
       c->write_group.clear();
       std::shared_ptr<Mailbox> mb = mailbox_;
-      shared_.store->WriteBatch(
-          std::move(cmds), [mb, id, seqs = std::move(seqs)](std::vector<storage::ApplyResult> rs) {
-            rs.resize(seqs.size(), storage::ApplyResult::Error("ERR internal: missing result"));
-            mb->Post([id, seqs, rs = std::move(rs)](EventLoop& l) mutable {
-              for (size_t i = 0; i < seqs.size(); ++i) l.OnWriteResult(id, seqs[i], std::move(rs[i]));
-            });
-          });
+      shared_.store->WriteBatch(std::move(cmds), [mb, id, seqs = std::move(seqs)](
+                                                     std::vector<storage::ApplyResult> rs) mutable {
+        rs.resize(seqs.size(), storage::ApplyResult::Error("ERR internal: missing result"));
+        mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) mutable {
+          for (size_t i = 0; i < seqs.size(); ++i)
+            l.OnWriteResult(id, seqs[i], std::move(rs[i]));
+        });
+      });
     }
   }
 
