@@ -261,8 +261,15 @@ Status Raft::Step(const Message& m) {
       // Disruptive-server rule (thesis §4.2.3): while a leader is known and was
       // heard from within the minimum election timeout, ignore elections —
       // unless the current leader itself asked for this one (transfer).
-      bool in_lease = config_.check_quorum && lead_ != kNoNode &&
-                      election_elapsed_ < config_.election_tick;
+      // Without check-quorum the rule still covers candidates outside our
+      // configuration: a removed server that never learnt of its removal
+      // would otherwise depose every leader, one term at a time, forever.
+      // A learner of ours that still thinks it votes is not covered: it
+      // drops our appends as stale, so only a new election at its term can
+      // bring it the log that tells it what it is.
+      bool lease_applies = config_.check_quorum || !conf_state_.IsMember(m.from);
+      bool in_lease =
+          lease_applies && lead_ != kNoNode && election_elapsed_ < config_.election_tick;
       if (!m.transfer && in_lease) return Status::Ok();
     }
     if (m.type == MessageType::kPreVote) {

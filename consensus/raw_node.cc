@@ -63,6 +63,7 @@ Ready RawNode::GetReady() {
   rd.read_states = std::move(raft_->read_states());
   raft_->read_states().clear();
   rd.send_messages_before_persisting = ss.role == Role::kLeader && !term_or_vote_changed;
+  rd.must_sync = term_or_vote_changed || !rd.entries.empty() || rd.snapshot.has_value();
   return rd;
 }
 

@@ -45,7 +45,7 @@ struct SoftState {
 struct Ready {
   // Set when the leader or this node's role changed since the last Ready.
   std::optional<SoftState> soft_state;
-  // Set when term, vote or commit changed: persist it durably.
+  // Set when term, vote or commit changed: persist it (durably if must_sync).
   std::optional<HardState> hard_state;
   // A snapshot to install durably, before `entries`.
   std::optional<Snapshot> snapshot;
@@ -65,6 +65,13 @@ struct Ready {
   bool send_messages_before_persisting = false;
   // Reads that became safe; serve each once applied index ≥ its index.
   std::vector<ReadState> read_states;
+  // True when this Ready must reach stable storage before its messages leave:
+  // new entries, or a new term or vote (Raft paper, Figure 2: currentTerm,
+  // votedFor and log[] are persistent state). A Ready whose hard state differs
+  // only in commit need not be fsync'd: the commit index is volatile state that
+  // a restarted node learns again from the leader, so writing it lazily costs
+  // no safety and saves one fsync per write on every node.
+  bool must_sync = false;
 };
 
 // Everything a test, an INFO command or a debugger wants to see.

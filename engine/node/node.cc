@@ -725,7 +725,11 @@ bool Node::HandleReady(consensus::Ready& rd,
                  rd.snapshot->metadata.term);
   }
   if (rd.hard_state || !rd.entries.empty()) {
-    storage::Status s = store_->log().Save(rd.hard_state, rd.entries);
+    // A Ready that only moves the commit index is written but not fsync'd
+    // (Ready::must_sync): the next durable flush carries it, and WiredTiger's
+    // log is ordered, so no later record (an applied entry) can outlive it.
+    storage::Status s = rd.must_sync ? store_->log().Save(rd.hard_state, rd.entries)
+                                     : store_->log().Write(rd.hard_state, rd.entries).status();
     if (!s.ok()) {
       spdlog::error("raft log write failed: {}", s.ToString());
       return false;

@@ -706,6 +706,45 @@ TEST(RaftPaperTest, NewLeaderWhoseVoteIsNotYetDurablePersistsBeforeSending) {
   EXPECT_TRUE(net.peer(1).readies.back().send_messages_before_persisting);
 }
 
+// Figure 2: currentTerm, votedFor and log[] are persistent state; commitIndex
+// is volatile. A Ready must be fsync'd when it carries entries or a new term or
+// vote, and need not be when only the commit index moved.
+TEST(RaftPaperTest, ReadyMustSyncOnlyForEntriesTermOrVote) {
+  Network net({1, 2, 3});
+  net.record_readies = true;
+  net.Elect(1);
+  ASSERT_EQ(net.raft(1).role(), Role::kLeader);
+  int vote_readies = 0;
+  for (const Ready& rd : net.peer(1).readies) {
+    if (!rd.hard_state || rd.hard_state->vote != 1) continue;
+    EXPECT_TRUE(rd.must_sync) << "a new term and vote";
+    ++vote_readies;
+    break;
+  }
+  EXPECT_EQ(vote_readies, 1);
+
+  uint64_t index = net.Propose(1, "x");
+  std::vector<Message> apps = net.RunReady(1);
+  const Ready& append = net.peer(1).readies.back();
+  ASSERT_FALSE(append.entries.empty());
+  EXPECT_TRUE(append.must_sync) << "new entries";
+
+  // Once the followers acknowledge, the leader's next Ready moves only commit.
+  for (const Message& m : apps)
+    net.node(m.to).Step(m);
+  for (NodeId f : {2, 3}) {
+    for (const Message& m : net.Collect(f))
+      net.node(1).Step(m);
+  }
+  net.RunReady(1);
+  const Ready& commit = net.peer(1).readies.back();
+  ASSERT_TRUE(commit.hard_state.has_value());
+  EXPECT_GE(commit.hard_state->commit, index);
+  ASSERT_FALSE(commit.committed_entries.empty());
+  EXPECT_TRUE(commit.entries.empty());
+  EXPECT_FALSE(commit.must_sync) << "only the commit index moved";
+}
+
 // Committed entries are handed out in batches bounded by
 // max_committed_size_per_ready, in order and each exactly once.
 TEST(RaftPaperTest, CommittedEntriesAreHandedOutInBoundedBatches) {

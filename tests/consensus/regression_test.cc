@@ -320,5 +320,54 @@ TEST(Regression, LearnerAnswersAStaleAppendWithItsTerm) {
   EXPECT_EQ(f.raft().log().committed(), l.raft().log().committed());
 }
 
+// Simulation, Everything scenario (seed 782, pre-vote and check-quorum off):
+// node 5 was removed while partitioned and never received the entry that
+// removed it. Still a voter in its own configuration, it campaigned every
+// election timeout at a higher term; each RequestVote made the leader of
+// {1,2,3,4} step down, and no leader lasted long enough to commit: after the
+// faults healed, nothing was applied for 420 ticks. Fix: the disruptive-server
+// rule (thesis §4.2.3) also applies without check-quorum to candidates
+// outside our configuration.
+TEST(Regression, RemovedNodeDoesNotDeposeTheLeaderWithoutCheckQuorum) {
+  Snapshot members = SnapshotAt(10, 1, {1, 2, 3});
+  Peer a(1, members, {1, kNoNode, 10}, {});
+  Peer b(2, members, {1, kNoNode, 10}, {});
+  Peer c(3, members, {1, kNoNode, 10}, {});
+  // Node 4 still believes in {1,2,3,4} and has been campaigning alone.
+  Peer removed(4, SnapshotAt(10, 1, {1, 2, 3, 4}), {7, 4, 10}, {});
+  std::map<NodeId, Peer*> peers{{1, &a}, {2, &b}, {3, &c}};
+  ASSERT_TRUE(a.rn->Campaign().ok());
+  Exchange(peers);
+  ASSERT_EQ(a.raft().role(), Role::kLeader);
+  uint64_t term = a.raft().term();
+  ASSERT_LT(term, 7u);
+
+  ASSERT_TRUE(removed.rn->Campaign().ok());
+  removed.Drain();
+  std::vector<Message> votes = std::move(removed.outbox);
+  removed.outbox.clear();
+  ASSERT_FALSE(votes.empty());
+  for (const Message& m : votes) {
+    ASSERT_GT(m.term, term);
+    if (m.to != 4) {
+      ASSERT_TRUE(peers.at(m.to)->rn->Step(m).ok());
+    }
+  }
+  Exchange(peers);
+  EXPECT_EQ(a.raft().role(), Role::kLeader);
+  EXPECT_EQ(a.raft().term(), term);
+  EXPECT_EQ(b.raft().term(), term);
+  EXPECT_EQ(b.raft().leader(), 1u);
+  ASSERT_TRUE(a.rn->Propose("still leading").ok());
+  Exchange(peers);
+  EXPECT_EQ(c.raft().log().committed(), a.raft().log().LastIndex());
+
+  // A voter of our configuration may still start an election: the rule is not
+  // a lease without check-quorum.
+  ASSERT_TRUE(c.rn->Campaign().ok());
+  Exchange(peers);
+  EXPECT_GT(a.raft().term(), term);
+}
+
 }  // namespace
 }  // namespace phalanx::consensus

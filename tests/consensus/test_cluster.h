@@ -55,7 +55,7 @@ inline bool SameReady(const Ready& a, const Ready& b) {
          a.entries == b.entries && a.committed_entries == b.committed_entries &&
          a.messages == b.messages &&
          a.send_messages_before_persisting == b.send_messages_before_persisting &&
-         a.read_states == b.read_states;
+         a.must_sync == b.must_sync && a.read_states == b.read_states;
 }
 
 inline bool IsHeartbeat(const Message& m) {

@@ -156,6 +156,7 @@ void ClusterSim::Bootstrap() {
     Node& n = CreateNode(id);
     if (!n.storage->ApplySnapshot(s).ok()) Fail("bootstrap: ApplySnapshot failed");
     n.storage->SetHardState({1, kNoNode, 1});
+    n.synced_commit = 1;
     n.sm.Restore(s.data, 1, cs);
     checker_.Bootstrap(1, 1, n.sm.digest());
     Start(n);
@@ -198,6 +199,17 @@ void ClusterSim::Crash(Node& n, uint8_t point) {
   n.rn.reset();
   n.held.reset();
   n.pending_reads.clear();
+  // Commit-only hard states were written without an fsync: the disk keeps the
+  // commit index of the last fsync'd Ready, or what the state machine applied
+  // (an applied entry's record follows its commit record in the engine's
+  // ordered log, so it cannot outlive it).
+  HardState hs = n.storage->GetInitialState().hard_state;
+  uint64_t kept = std::max(n.synced_commit, n.sm.applied());
+  if (std::getenv("NOROLL") == nullptr && hs.commit > kept) {
+    hs.commit = kept;
+    n.storage->SetHardState(hs);
+  }
+  n.synced_commit = hs.commit;
   // A proposal this node accepted but never persisted dies with it, and so
   // does the client's wait for it (the engine's waiters are in memory): the
   // node may even lead the same term again after restarting, its vote for
@@ -473,6 +485,8 @@ void ClusterSim::Persist(Node& n, const Ready& rd) {
     }
     n.storage->SetHardState(*rd.hard_state);
   }
+  // An fsync makes everything written before it durable too.
+  if (rd.must_sync || rd.snapshot) n.synced_commit = n.storage->GetInitialState().hard_state.commit;
 }
 
 void ClusterSim::SendAll(Node& n, const std::vector<Message>& msgs) {

@@ -126,6 +126,9 @@ class ClusterSim {
     std::vector<ReadState> pending_reads;    // waiting for applied ≥ index
     std::optional<Ready> held;               // a Ready between GetReady and Advance
     int stage = 0;                           // how far `held` got
+    // The commit index as of the last fsync'd Ready: a Ready that only moves
+    // commit is not fsync'd (Ready::must_sync), so a crash may lose it.
+    uint64_t synced_commit = 0;
     Role last_role = Role::kFollower;
     uint64_t last_term = 0;
     bool up() const { return rn != nullptr; }
