@@ -284,13 +284,13 @@ Status Raft::Step(const Message& m) {
       BecomeFollower(m.term, kNoNode);
     }
   } else if (m.term < term_) {
-    if ((config_.check_quorum || config_.pre_vote || !conf_state_.IsVoter(id_)) &&
-        (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat)) {
-      // A stale leader (or one whose followers moved on because of a
-      // partitioned node's higher term) learns it is stale from this answer.
-      // Without check-quorum and pre-vote a voter's own elections spread its
-      // term instead; a learner or removed node never campaigns, so it must
-      // answer (a removed node's elections can push it past the leader).
+    if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat) {
+      // Figure 2: reply with our term, so that a stale leader (or one whose
+      // followers moved on because of a partitioned node's higher term)
+      // learns it is stale. A node's own elections cannot be relied on to
+      // spread its term instead: a learner or removed node never campaigns,
+      // and a voter's vote requests reach only its own configuration, which
+      // may not hold the leader; the disruptive-server rule ignores them.
       Message resp;
       resp.type = MessageType::kAppResp;
       resp.to = m.from;

@@ -117,7 +117,8 @@ TEST(RaftPaperTest, HigherTermMessageUpdatesTermAndRevertsToFollower) {
   }
 }
 
-// §5.1: a request with a stale term is rejected and changes nothing.
+// §5.1 / Figure 2: a request with a stale term is rejected with the current
+// term ("for leader to update itself") and changes nothing else.
 TEST(RaftPaperTest, StaleTermRequestIsRejected) {
   Network net({1, 2, 3}, PlainRaft);
   net.Load(1, {}, HardState{2, kNoNode, 0});
@@ -127,11 +128,15 @@ TEST(RaftPaperTest, StaleTermRequestIsRejected) {
   EXPECT_EQ(net.raft(1).log().LastIndex(), 0u);
   EXPECT_EQ(net.raft(1).term(), 2u);
   EXPECT_EQ(net.raft(1).leader(), kNoNode);
-  EXPECT_TRUE(net.Collect(1).empty());
+  std::vector<Message> out = net.Collect(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, MT::kAppResp);
+  EXPECT_EQ(out[0].to, 2u);
+  EXPECT_EQ(out[0].term, 2u);
 }
 
-// §5.1 with check-quorum/pre-vote: the stale leader is told the current term,
-// so that it steps down instead of lingering.
+// §5.1 with check-quorum/pre-vote too: the stale leader is told the current
+// term, so that it steps down instead of lingering.
 TEST(RaftPaperTest, StaleLeaderIsToldTheCurrentTerm) {
   Network net({1, 2, 3});
   net.Load(1, {}, HardState{2, kNoNode, 0});
