@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,12 +56,13 @@ class InProcessCluster {
     for (;;) {
       bool progressed = false;
       for (size_t i = 0; i < members_.size(); ++i) progressed |= Process(members_[i]);
-      while (!inflight_.empty()) {
-        Message msg = std::move(inflight_.front());
-        inflight_.pop_front();
+      // Deliver this wave; what the receivers answer goes out in the next one.
+      delivering_.swap(inflight_);
+      for (const Message& msg : delivering_) {
         at(msg.to).node->Step(msg);
         progressed = true;
       }
+      delivering_.clear();  // keeps its capacity for the next wave
       if (!progressed) return;
     }
   }
@@ -91,7 +91,8 @@ class InProcessCluster {
   }
 
   std::vector<Member> members_;
-  std::deque<Message> inflight_;
+  std::vector<Message> inflight_;
+  std::vector<Message> delivering_;
 };
 
 double Seconds(std::chrono::steady_clock::duration d) {

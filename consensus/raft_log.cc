@@ -127,6 +127,7 @@ Result<std::vector<Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi, uint64_t max
   if (hi > LastIndex() + 1) return Status::Error(Status::Code::kUnavailable, "unavailable");
   std::vector<Entry> out;
   uint64_t bytes = 0;
+  if (lo >= unstable_offset_) out.reserve(std::min<uint64_t>(hi - lo, 1024));
   if (lo < unstable_offset_) {
     auto stored = storage_->Entries(lo, std::min(hi, unstable_offset_), max_bytes);
     if (!stored.ok()) return stored.status();

@@ -31,6 +31,7 @@ Result<std::vector<Entry>> MemoryStorage::Entries(uint64_t lo, uint64_t hi,
   if (lo <= offset) return Compacted();
   if (hi > LastIndex() + 1) return Unavailable();
   std::vector<Entry> out;
+  out.reserve(std::min<uint64_t>(hi - lo, 1024));
   uint64_t bytes = 0;
   for (uint64_t i = lo; i < hi; ++i) {
     const Entry& e = entries_[i - offset];

@@ -27,7 +27,7 @@ std::string ConfChange::Encode() const {
   return out;
 }
 
-Result<ConfChange> ConfChange::Decode(const std::string& data) {
+Result<ConfChange> ConfChange::Decode(std::string_view data) {
   if (data.size() < 10 || static_cast<uint8_t>(data[0]) != kConfChangeVersion) {
     return Status::Error(Status::Code::kInvalidArgument, "malformed conf change");
   }
@@ -40,7 +40,7 @@ Result<ConfChange> ConfChange::Decode(const std::string& data) {
   for (int i = 0; i < 8; ++i) {
     cc.node_id |= static_cast<uint64_t>(static_cast<uint8_t>(data[2 + i])) << (8 * i);
   }
-  cc.context = data.substr(10);
+  cc.context = std::string(data.substr(10));
   return cc;
 }
 

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "consensus/status.h"
@@ -17,11 +20,48 @@ enum class EntryType : uint8_t {
   kConfChange = 1,  // a single-server membership change, data = ConfChange::Encode()
 };
 
+// An entry's command bytes: immutable and shared. One proposal's bytes are
+// handed to the unstable log, to every follower's append, to the Ready that
+// persists them and to the batch that applies them; copying a Payload shares
+// the bytes (a reference count) instead of duplicating them.
+//
+// Thread safety: like std::shared_ptr<const std::string> — copies may be used
+// and destroyed on different threads; the bytes never change.
+class Payload {
+ public:
+  Payload() = default;
+  Payload(std::string bytes)  // NOLINT(google-explicit-constructor): bytes are a payload
+      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+  Payload(const char* bytes)  // NOLINT(google-explicit-constructor)
+      : Payload(std::string(bytes)) {}
+
+  // The bytes; valid while this Payload (or a copy) lives.
+  const std::string& str() const { return bytes_ ? *bytes_ : Empty(); }
+  operator std::string_view() const { return str(); }  // NOLINT(google-explicit-constructor)
+  const char* data() const { return str().data(); }
+  size_t size() const { return bytes_ ? bytes_->size() : 0; }
+  bool empty() const { return size() == 0; }
+
+  // Equal bytes, shared or not.
+  bool operator==(const Payload& o) const { return bytes_ == o.bytes_ || str() == o.str(); }
+  bool operator==(const std::string& o) const { return str() == o; }
+  bool operator==(std::string_view o) const { return std::string_view(str()) == o; }
+  bool operator==(const char* o) const { return std::string_view(str()) == o; }
+  friend std::ostream& operator<<(std::ostream& os, const Payload& p) { return os << p.str(); }
+
+ private:
+  static const std::string& Empty() {
+    static const std::string empty;
+    return empty;
+  }
+  std::shared_ptr<const std::string> bytes_;
+};
+
 struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
   EntryType type = EntryType::kNormal;
-  std::string data;
+  Payload data;
 
   // Approximate size for flow control: payload plus a fixed header.
   size_t ByteSize() const { return data.size() + 24; }
@@ -60,7 +100,7 @@ struct ConfChange {
   std::string context;  // opaque to Raft: the engine stores the node's addresses here
 
   std::string Encode() const;
-  static Result<ConfChange> Decode(const std::string& data);
+  static Result<ConfChange> Decode(std::string_view data);
   bool operator==(const ConfChange&) const = default;
 };
 

@@ -23,7 +23,7 @@ void EncodeRecord(const Entry& e, std::string* out) {
   out->reserve(kRecordHeader + e.data.size());
   coding::PutFixed64BE(out, e.term);
   out->push_back(static_cast<char>(e.type));
-  out->append(e.data);
+  out->append(e.data.str());
 }
 
 bool DecodeRecord(uint64_t index, std::string_view v, Entry* e) {
@@ -33,7 +33,7 @@ bool DecodeRecord(uint64_t index, std::string_view v, Entry* e) {
   e->index = index;
   e->term = coding::DecodeFixed64BE(v.data());
   e->type = static_cast<EntryType>(type);
-  e->data.assign(v.data() + kRecordHeader, v.size() - kRecordHeader);
+  e->data = std::string(v.substr(kRecordHeader));
   return true;
 }
 

@@ -108,7 +108,7 @@ void EntryToProto(consensus::Entry&& in, pb::Entry* out) {
   out->set_term(in.term);
   out->set_index(in.index);
   out->set_type(EntryTypeToProto(in.type));
-  out->set_data(std::move(in.data));
+  out->set_data(in.data.str());
 }
 
 Status EntryFromProto(pb::Entry&& in, consensus::Entry* out) {

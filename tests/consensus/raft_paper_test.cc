@@ -69,7 +69,7 @@ std::vector<uint64_t> Concat(std::vector<uint64_t> a, const std::vector<uint64_t
 std::vector<std::string> AppliedData(const test::Peer& p) {
   std::vector<std::string> out;
   for (const Entry& e : p.applied)
-    out.push_back(e.data);
+    out.push_back(e.data.str());
   return out;
 }
 

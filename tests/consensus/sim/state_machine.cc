@@ -25,7 +25,7 @@ uint64_t GetU64(const std::string& in, size_t pos) {
 
 uint64_t EntryContentHash(const Entry& e) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : e.data) {
+  for (unsigned char c : e.data.str()) {
     h = (h ^ c) * 1099511628211ull;
   }
   return Mix(h, static_cast<uint64_t>(e.type));
