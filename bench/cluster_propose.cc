@@ -9,13 +9,13 @@
 //        (default: the phalanx built beside this benchmark, 5 s)
 // Last line: writes_per_second_c64=<N> p99_ms_c64=<X> writes_per_second_c1=<M>
 //            c64_ratio_vs_engine_batch1=<R>
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -81,6 +81,7 @@ struct Proc {
   pid_t pid = -1;
   int resp_port = 0;
   int raft_port = 0;
+  int gossip_port = 0;  // SWIM (UDP); the default 7946 may be taken
   std::string name;
 };
 
@@ -140,7 +141,8 @@ Phase Run(const std::string& address, int clients, double seconds) {
       latencies.insert(latencies.end(), mine.begin(), mine.end());
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   Phase p;
   p.errors = errors;
@@ -156,7 +158,8 @@ Phase Run(const std::string& address, int clients, double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string bin = argc > 1 ? argv[1] : (fs::path(argv[0]).parent_path().parent_path() / "phalanx").string();
+  std::string bin =
+      argc > 1 ? argv[1] : (fs::path(argv[0]).parent_path().parent_path() / "phalanx").string();
   double seconds = argc > 2 ? std::atof(argv[2]) : 5.0;
   if (!fs::exists(bin)) {
     std::fprintf(stderr, "usage: cluster_propose [phalanx binary] [seconds]  (%s not found)\n",
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
     procs[i].name = "n" + std::to_string(i + 1);
     procs[i].resp_port = FreePort();
     procs[i].raft_port = FreePort();
+    procs[i].gossip_port = FreePort();
     members += (i ? ", " : "") + std::string("\"") + procs[i].name +
                "=127.0.0.1:" + std::to_string(procs[i].raft_port) + "\"";
   }
@@ -183,7 +187,8 @@ int main(int argc, char** argv) {
                         << (dir / p.name).string() << "\"\nlog_level = \"warn\"\n[resp]\nlisten = "
                         << "\"127.0.0.1:" << p.resp_port << "\"\nthreads = 1\n[raft]\nlisten = "
                         << "\"127.0.0.1:" << p.raft_port << "\"\ninitial_cluster = [" << members
-                        << "]\ntick_ms = 50\n";
+                        << "]\ntick_ms = 50\n[membership]\nlisten = \"127.0.0.1:" << p.gossip_port
+                        << "\"\n";
     p.pid = ::fork();
     if (p.pid == 0) {
       std::string log = (dir / (p.name + ".log")).string();
@@ -214,10 +219,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(c1.errors));
     std::printf("%-8d %12.0f %10.2f %10.2f %8llu\n", 64, c64.writes_per_second, c64.p50_ms,
                 c64.p99_ms, static_cast<unsigned long long>(c64.errors));
-    std::printf("writes_per_second_c64=%.0f p99_ms_c64=%.2f writes_per_second_c1=%.0f "
-                "c64_ratio_vs_engine_batch1=%.2f\n",
-                c64.writes_per_second, c64.p99_ms, c1.writes_per_second,
-                engine > 0 ? c64.writes_per_second / engine : 0.0);
+    std::printf(
+        "writes_per_second_c64=%.0f p99_ms_c64=%.2f writes_per_second_c1=%.0f "
+        "c64_ratio_vs_engine_batch1=%.2f\n",
+        c64.writes_per_second, c64.p99_ms, c1.writes_per_second,
+        engine > 0 ? c64.writes_per_second / engine : 0.0);
   }
   for (auto& p : procs) {
     if (p.pid > 0) ::kill(p.pid, SIGTERM);
