@@ -69,7 +69,9 @@ std::string DescribeEntry(const Entry& e) {
   } else if (e.data.empty()) {
     s += " noop";
   } else {
-    s += " " + std::to_string(e.data.size()) + "B";
+    s += ' ';
+    s += std::to_string(e.data.size());
+    s += 'B';
   }
   return s;
 }
