@@ -15,9 +15,13 @@ enum class ReadMode : uint8_t {
   // under any clock behaviour. The default.
   kSafe,
   // Leader lease (thesis §6.4.1): answer from the commit index without a
-  // round, trusting that check-quorum deposes a leader within an election
-  // timeout. Unsafe if clocks drift or the leader pauses (tikv/tikv#964);
-  // needs check_quorum.
+  // round while a quorum acknowledged a heartbeat sent less than
+  // election_tick - 2 ticks ago (voters ignore elections for election_tick
+  // ticks after hearing from their leader; a restarted node does so for its
+  // first election_tick ticks); otherwise fall back to a ReadIndex round.
+  // Safe only while every node's tick runs at nearly the same rate: a clock
+  // that runs fast by more than 2/election_tick, or a node paused mid-tick,
+  // breaks it (tikv/tikv#964). Needs check_quorum.
   kLeaseBased,
 };
 

@@ -41,6 +41,9 @@ Status Config::Validate() const {
   if (read_mode == ReadMode::kLeaseBased && !check_quorum) {
     return bad("lease-based reads need check_quorum (etcd-io/etcd#8450)");
   }
+  if (read_mode == ReadMode::kLeaseBased && election_tick < 3) {
+    return bad("lease-based reads need election_tick >= 3");
+  }
   return Status::Ok();
 }
 
@@ -61,6 +64,8 @@ Raft::Raft(const Config& config)
   }
   if (config.applied > 0) log_.AppliedTo(std::min(config.applied, log_.committed()));
   BecomeFollower(term_, kNoNode);
+  // Only a node that has seen a term can have acknowledged a leader's heartbeat.
+  boot_lease_ = config.read_mode == ReadMode::kLeaseBased && term_ > 0;
 }
 
 // ---- transitions ----------------------------------------------------------
@@ -83,6 +88,8 @@ void Raft::Reset(uint64_t term) {
   reads_before_first_commit_.clear();
   reads_waiting_.clear();
   read_round_.reset();
+  lease_until_ = 0;
+  lease_revoked_ = false;
 }
 
 void Raft::RebuildProgress() {
@@ -199,6 +206,7 @@ void Raft::ResetRandomizedElectionTimeout() {
 // ---- time -------------------------------------------------------------------
 
 void Raft::Tick() {
+  ++ticks_;
   if (role_ == Role::kLeader) {
     TickHeartbeat();
   } else {
@@ -236,7 +244,11 @@ void Raft::TickHeartbeat() {
   if (role_ != Role::kLeader) return;
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
-    BroadcastHeartbeat();
+    if (config_.read_mode == ReadMode::kLeaseBased && !read_round_) {
+      StartReadRound();  // every acknowledged heartbeat round renews the lease
+    } else {
+      BroadcastHeartbeat();
+    }
   }
 }
 
@@ -267,9 +279,13 @@ Status Raft::Step(const Message& m) {
       // A learner of ours that still thinks it votes is not covered: it
       // drops our appends as stale, so only a new election at its term can
       // bring it the log that tells it what it is.
+      // With lease reads, a node that just started counts as hearing from a
+      // leader for its first election timeout: before the restart it may
+      // have acknowledged the heartbeat that a leader's lease rests on.
       bool lease_applies = config_.check_quorum || !conf_state_.IsMember(m.from);
-      bool in_lease =
-          lease_applies && lead_ != kNoNode && election_elapsed_ < config_.election_tick;
+      bool knows_leader = lead_ != kNoNode ||
+                          (boot_lease_ && ticks_ < static_cast<uint64_t>(config_.election_tick));
+      bool in_lease = lease_applies && knows_leader && election_elapsed_ < config_.election_tick;
       if (!m.transfer && in_lease) return Status::Ok();
     }
     if (m.type == MessageType::kPreVote) {
@@ -623,6 +639,7 @@ void Raft::SendHeartbeat(NodeId to) {
 }
 
 void Raft::SendTimeoutNow(NodeId to) {
+  lease_revoked_ = true;
   Message m;
   m.type = MessageType::kTimeoutNow;
   m.to = to;
@@ -717,7 +734,7 @@ void Raft::HandleReadRequest(ReadRequest req) {
     ReleaseReads(log_.committed(), one);
     return;
   }
-  if (config_.read_mode == ReadMode::kLeaseBased) {
+  if (config_.read_mode == ReadMode::kLeaseBased && LeaseValid()) {
     std::vector<ReadRequest> one{std::move(req)};
     ReleaseReads(log_.committed(), one);
     return;
@@ -728,10 +745,15 @@ void Raft::HandleReadRequest(ReadRequest req) {
   if (!read_round_) StartReadRound();
 }
 
+bool Raft::LeaseValid() const {
+  return !lease_revoked_ && lead_transferee_ == kNoNode && ticks_ < lease_until_;
+}
+
 void Raft::StartReadRound() {
   ReadRound round;
   round.id = ++last_read_round_id_;
   round.index = log_.committed();
+  round.sent_tick = ticks_;
   round.requests = std::move(reads_waiting_);
   reads_waiting_.clear();
   round.acks.insert(id_);
@@ -750,6 +772,10 @@ void Raft::MaybeFinishReadRound() {
   if (acks < Quorum()) return;
   ReadRound done = std::move(*read_round_);
   read_round_.reset();
+  if (config_.read_mode == ReadMode::kLeaseBased) {
+    lease_until_ =
+        std::max(lease_until_, done.sent_tick + static_cast<uint64_t>(config_.election_tick) - 2);
+  }
   ReleaseReads(done.index, done.requests);
   if (!reads_waiting_.empty()) StartReadRound();
 }
@@ -956,6 +982,13 @@ Status Raft::Campaign() {
   if (role_ == Role::kLeader) return Status::Ok();
   if (!Promotable()) {
     return Status::Error(Status::Code::kInvalidArgument, "not a voter; cannot campaign");
+  }
+  // With leases, hearing from a leader is a promise not to elect anyone else
+  // for an election timeout (LeaseValid): that includes ourselves.
+  if (config_.read_mode == ReadMode::kLeaseBased && lead_ != kNoNode &&
+      election_elapsed_ < config_.election_tick) {
+    return Status::Error(Status::Code::kProposalDropped,
+                         "heard from the leader within the election timeout (lease reads)");
   }
   StartElection(config_.pre_vote, false);
   return Status::Ok();

@@ -105,7 +105,8 @@ class Raft {
   // One heartbeat round confirming leadership for a batch of reads (§6.4).
   struct ReadRound {
     uint64_t id = 0;
-    uint64_t index = 0;  // commit index when the round started
+    uint64_t index = 0;      // commit index when the round started
+    uint64_t sent_tick = 0;  // ticks_ when its first heartbeat left
     std::vector<ReadRequest> requests;
     std::set<NodeId> acks;
   };
@@ -198,6 +199,23 @@ class Raft {
   std::vector<ReadRequest> reads_waiting_;
   std::optional<ReadRound> read_round_;
   uint64_t last_read_round_id_ = 0;
+
+  // Leader lease (ReadMode::kLeaseBased, thesis §6.4.1), counted in this
+  // node's own ticks since it started.
+  uint64_t ticks_ = 0;
+  // Lease reads are served while ticks_ < lease_until_: a quorum acknowledged
+  // a heartbeat sent at tick t, so none of them votes for anyone else before
+  // t + election_tick (they ignore elections while they hear from a leader),
+  // minus two ticks for where within a tick each side counted.
+  uint64_t lease_until_ = 0;
+  // Set once this leader has sent TimeoutNow in its term: the transferee's
+  // election bypasses every lease, so ours is void until a new term.
+  bool lease_revoked_ = false;
+  // Lease mode, restarted with a term: for its first election_tick ticks this
+  // node ignores elections as if it heard from a leader, since before the
+  // restart it may have acknowledged the heartbeat a leader's lease rests on.
+  bool boot_lease_ = false;
+  bool LeaseValid() const;
 };
 
 }  // namespace phalanx::consensus

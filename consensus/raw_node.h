@@ -124,7 +124,9 @@ class RawNode {
   // Leader only: hands leadership to `transferee` once it is caught up.
   // Proposals are refused until the transfer ends (at most an election timeout).
   Status TransferLeader(NodeId transferee);
-  // Starts an election now.
+  // Starts an election now. With lease reads, kProposalDropped while this
+  // node heard from a leader within the election timeout (its vote is
+  // promised to that leader's lease).
   Status Campaign();
   // The transport could not deliver to `id`.
   void ReportUnreachable(NodeId id);

@@ -17,7 +17,8 @@ class Status {
   enum class Code : uint8_t {
     kOk = 0,
     kNotLeader,          // the call needs the leader; leader_hint() names it when known
-    kProposalDropped,    // leader is transferring leadership, or the uncommitted log is full
+    kProposalDropped,    // leader is transferring leadership, the uncommitted log is full,
+                         // or a campaign would break a lease
     kConfChangePending,  // a membership change is appended but not yet applied
     kInvalidArgument,    // the request makes no sense for the current configuration
     kCompacted,          // storage: the index lies before the first available entry
