@@ -3,7 +3,8 @@
 // follower uses to forward to its leader), at 1 and 64 concurrent clients —
 // beside the storage engine's durable batch-1 append rate measured on the
 // same disk in the same run, which is what one write costs without group
-// commit and pipelining.
+// commit and pipelining. It also measures a loopback TCP round trip and prints
+// c1's p50 against one fsync plus one round trip (issue 4's c1 target: 2x).
 //
 // Usage: cluster_propose [phalanx binary] [seconds per phase]
 //        (default: the phalanx built beside this benchmark, 5 s)
@@ -75,6 +76,60 @@ double EngineBatch1AppendsPerSecond(const fs::path& dir, double seconds) {
     ++n;
   }
   return n / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Median round trip of 128 bytes over a loopback TCP connection (ping-pong
+// between two threads): the network part of one write's floor.
+double LoopbackRoundTripMs(int rounds) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::listen(listener, 1) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(listener);
+    return 0;
+  }
+  auto exchange = [](int fd, bool first_send, int n) {
+    char buf[128] = {};
+    for (int i = 0; i < n; ++i) {
+      for (int step = 0; step < 2; ++step) {
+        bool send_now = (step == 0) == first_send;
+        size_t done = 0;
+        while (done < sizeof(buf)) {
+          ssize_t r = send_now ? ::send(fd, buf + done, sizeof(buf) - done, MSG_NOSIGNAL)
+                               : ::recv(fd, buf + done, sizeof(buf) - done, 0);
+          if (r <= 0) return false;
+          done += static_cast<size_t>(r);
+        }
+      }
+    }
+    return true;
+  };
+  std::thread echo([&] {
+    int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    exchange(fd, false, rounds);
+    ::close(fd);
+  });
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::vector<double> samples;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    for (int i = 0; i < rounds; ++i) {
+      auto t0 = Clock::now();
+      if (!exchange(fd, true, 1)) break;
+      samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
+  echo.join();
+  ::close(listener);
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
 }
 
 struct Proc {
@@ -170,6 +225,7 @@ int main(int argc, char** argv) {
   fs::create_directories(dir);
 
   double engine = EngineBatch1AppendsPerSecond(dir / "engine", std::min(seconds, 3.0));
+  double rtt_ms = LoopbackRoundTripMs(2000);
 
   std::vector<Proc> procs(3);
   std::string members;
@@ -214,11 +270,16 @@ int main(int argc, char** argv) {
     Phase c1 = Run(address, 1, seconds);
     Phase c64 = Run(address, 64, seconds);
     std::printf("engine durable batch-1 appends/s: %.0f\n", engine);
+    std::printf("loopback TCP round trip (128 B, median): %.3f ms\n", rtt_ms);
     std::printf("%-8s %12s %10s %10s %8s\n", "clients", "writes/s", "p50 ms", "p99 ms", "errors");
     std::printf("%-8d %12.0f %10.2f %10.2f %8llu\n", 1, c1.writes_per_second, c1.p50_ms, c1.p99_ms,
                 static_cast<unsigned long long>(c1.errors));
     std::printf("%-8d %12.0f %10.2f %10.2f %8llu\n", 64, c64.writes_per_second, c64.p50_ms,
                 c64.p99_ms, static_cast<unsigned long long>(c64.errors));
+    // Issue 4's c1 target: within 2x of one fsync plus one loopback round trip.
+    double floor_ms = (engine > 0 ? 1000.0 / engine : 0) + rtt_ms;
+    std::printf("c1 floor (one fsync + one round trip): %.3f ms; c1 p50 / floor = %.2f\n", floor_ms,
+                floor_ms > 0 ? c1.p50_ms / floor_ms : 0.0);
     std::printf(
         "writes_per_second_c64=%.0f p99_ms_c64=%.2f writes_per_second_c1=%.0f "
         "c64_ratio_vs_engine_batch1=%.2f\n",
