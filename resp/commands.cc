@@ -1409,7 +1409,12 @@ Prepared CommandExecutor::Prepare(ClientState* client, std::vector<std::string>&
   if (spec == nullptr) {
     std::string args;
     for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
-      args += "'" + CString(argv[i], 128 - args.size()) + "' ";
+      // Redis: "'%.*s' " with 128 - sdslen(args) measured before the quote.
+      // Appended piece by piece (GCC 12 -O3 -Wrestrict false positive).
+      const size_t room = 128 - args.size();
+      args += '\'';
+      args += CString(argv[i], room);
+      args += "' ";
     }
     ctx.Error("ERR unknown command '" + CString(argv[0], 128) +
               "', with args beginning with: " + args);

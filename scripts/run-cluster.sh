@@ -36,8 +36,10 @@ if [ ! -f "$dir/ports" ]; then
 fi
 
 members=""
+seed=""  # n1's gossip address: every node joins SWIM through it
 while read -r name raft swim; do
   members+="${members:+, }\"$name=127.0.0.1:$raft\""
+  [ -n "$seed" ] || seed="127.0.0.1:$swim"
 done <"$dir/ports"
 
 pids=()
@@ -76,6 +78,7 @@ initial_cluster = [$members]
 
 [membership]
 listen = "127.0.0.1:$swim"
+seeds = ["$seed"]
 TOML
   "$bin" --config "$dir/$name.toml" >>"$dir/$name.log" 2>&1 &
   pids+=("$!")
