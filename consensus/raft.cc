@@ -798,7 +798,7 @@ void Raft::ReleaseReads(uint64_t index, std::vector<ReadRequest>& requests) {
 
 // ---- the public calls ------------------------------------------------------------
 
-Result<ProposalPosition> Raft::Propose(std::vector<std::string> commands) {
+Result<ProposalPosition> Raft::Propose(std::vector<Payload> commands) {
   if (role_ != Role::kLeader) return Status::NotLeader(lead_);
   if (lead_transferee_ != kNoNode) {
     return Status::Error(Status::Code::kProposalDropped, "leadership transfer in progress");

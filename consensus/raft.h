@@ -63,7 +63,7 @@ class Raft {
   void Tick();
   Status Step(const Message& m);
 
-  Result<ProposalPosition> Propose(std::vector<std::string> commands);
+  Result<ProposalPosition> Propose(std::vector<Payload> commands);
   Result<ProposalPosition> ProposeConfChange(const ConfChange& cc);
   Status ReadIndex(std::string context);
   Status TransferLeader(NodeId transferee);

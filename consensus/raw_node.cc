@@ -18,12 +18,18 @@ RawNode::RawNode(const Config& config)
 void RawNode::Tick() { raft_->Tick(); }
 Status RawNode::Step(const Message& m) { return raft_->Step(m); }
 
-Result<ProposalPosition> RawNode::Propose(std::vector<std::string> commands) {
+Result<ProposalPosition> RawNode::Propose(std::vector<Payload> commands) {
   return raft_->Propose(std::move(commands));
 }
+Result<ProposalPosition> RawNode::Propose(std::vector<std::string> commands) {
+  std::vector<Payload> payloads;
+  payloads.reserve(commands.size());
+  for (auto& c : commands) payloads.emplace_back(std::move(c));
+  return raft_->Propose(std::move(payloads));
+}
 Result<ProposalPosition> RawNode::Propose(std::string command) {
-  std::vector<std::string> one;
-  one.push_back(std::move(command));
+  std::vector<Payload> one;
+  one.emplace_back(std::move(command));
   return raft_->Propose(std::move(one));
 }
 Result<ProposalPosition> RawNode::ProposeConfChange(const ConfChange& cc) {

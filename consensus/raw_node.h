@@ -107,6 +107,8 @@ class RawNode {
   // Appends commands to the log as one batch. Leader only: otherwise
   // kNotLeader with the known leader as hint. kProposalDropped during a
   // leadership transfer or when the uncommitted log is full.
+  // The Payload form shares the caller's bytes instead of copying them.
+  Result<ProposalPosition> Propose(std::vector<Payload> commands);
   Result<ProposalPosition> Propose(std::vector<std::string> commands);
   Result<ProposalPosition> Propose(std::string command);
   // Proposes one membership change. kConfChangePending while another is not

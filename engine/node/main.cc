@@ -8,6 +8,7 @@
 // 1 when the node cannot start or fails while running.
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
@@ -33,6 +34,12 @@ int Usage(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Large values (up to raft.max_entry_bytes, replies up to
+  // proto_max_bulk_len) pass through a node as short-lived buffers. glibc's
+  // adaptive mmap threshold would move them onto the heap after the first
+  // one is freed, where their pages stay resident for good; a fixed threshold
+  // keeps every buffer of 1 MiB or more in its own mapping, returned on free.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{"phalanx: a replicated, linearizable key-value server that speaks Redis"};
   app.set_version_flag("--version", std::string("phalanx ") + PHALANX_VERSION);
   std::string config_path;

@@ -37,6 +37,13 @@ NodeId RaftIdFor(const std::string& name) {
 namespace {
 
 const char* kNoLeader = "CLUSTERDOWN No raft leader";
+// Forwarded batches in flight to the leader, in units of raft.max_entry_bytes.
+constexpr uint64_t kForwardBudgetEntries = 4;
+
+std::string TooLargeError(uint64_t bytes, uint64_t limit) {
+  return "ERR request is too large: " + std::to_string(bytes) +
+         " bytes exceed raft.max_entry_bytes (" + std::to_string(limit) + ")";
+}
 
 std::string Hex(uint64_t v) {
   char buf[17];
@@ -206,6 +213,13 @@ std::unique_ptr<Node> Node::Open(const NodeConfig& config, std::string* error) {
   rc.pre_vote = config.raft.pre_vote;
   rc.read_mode = config.raft.read_mode == "lease" ? consensus::ReadMode::kLeaseBased
                                                   : consensus::ReadMode::kSafe;
+  // Bytes, bounded end to end from raft.max_entry_bytes: one append carries at
+  // most 1 MiB of entries or one entry; a follower has at most two entries'
+  // worth in flight; the leader holds at most four entries' worth uncommitted
+  // (a proposal is always accepted when nothing is uncommitted).
+  rc.max_size_per_msg = 1 << 20;
+  rc.max_inflight_bytes = 2 * config.raft.max_entry_bytes;
+  rc.max_uncommitted_entries_size = 4 * config.raft.max_entry_bytes;
   auto raft = consensus::RawNode::Create(rc);
   if (!raft.ok()) {
     *error = "raft: " + raft.status().ToString();
@@ -223,6 +237,14 @@ void Node::MakeTransport() {
   transport::TransportOptions to;
   to.cluster_id = cluster_id_;
   to.node_id = id_;
+  // A gRPC message carries at most one entry (or 1 MiB of them) plus
+  // framing, or a forwarded reply, which may hold a value of up to
+  // resp.proto_max_bulk_len (a string grown by APPEND past the entry limit).
+  constexpr uint64_t kFraming = 1 << 20;
+  const uint64_t entry = config_.raft.max_entry_bytes + kFraming;
+  to.max_message_bytes = std::max(entry, config_.resp.proto_max_bulk_len + kFraming);
+  to.max_queue_bytes = std::max<uint64_t>(to.max_queue_bytes, 4 * entry);
+  to.max_batch_bytes = std::min<uint64_t>(to.max_batch_bytes, entry);
   transport_ = std::make_unique<transport::Transport>(to, this);
 }
 
@@ -547,12 +569,16 @@ void Node::DrainRequestsLocked(std::vector<PendingBatch>* to_forward, Completion
   NodeId leader = raft.leader();
   bool is_leader = raft.role() == Role::kLeader;
   if (is_leader) {
-    // Every queued batch goes into one proposal: one append, one fsync.
+    // Queued batches go into one proposal (one append, one fsync), up to
+    // raft.max_entry_bytes of commands; the rest go after the next Ready.
     if (!pending_.empty()) {
+      const uint64_t limit = config_.raft.max_entry_bytes;
       PendingBatch merged;
       merged.deadline = Clock::time_point::max();
       std::vector<PendingBatch> parts;
-      while (!pending_.empty()) {
+      while (!pending_.empty() &&
+             (parts.empty() || merged.bytes + pending_.front().bytes <= limit)) {
+        merged.bytes += pending_.front().bytes;
         parts.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
@@ -583,7 +609,11 @@ void Node::DrainRequestsLocked(std::vector<PendingBatch>* to_forward, Completion
       }
     }
   } else if (leader != consensus::kNoNode && leader != id_) {
-    while (!pending_.empty()) {
+    // Bounded bytes in flight to the leader; one batch always goes.
+    const uint64_t budget = kForwardBudgetEntries * config_.raft.max_entry_bytes;
+    while (!pending_.empty() && (forward_inflight_bytes_ == 0 ||
+                                 forward_inflight_bytes_ + pending_.front().bytes <= budget)) {
+      forward_inflight_bytes_ += pending_.front().bytes;
       to_forward->push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
@@ -602,24 +632,31 @@ void Node::DrainRequestsLocked(std::vector<PendingBatch>* to_forward, Completion
 }
 
 void Node::ProposeBatchLocked(PendingBatch batch, Completions* out) {
-  auto pos = raft_->Propose(batch.commands);
+  // The log and the retry below share each command's bytes (no copies).
+  std::vector<consensus::Payload> payloads;
+  payloads.reserve(batch.commands.size());
+  for (auto& c : batch.commands)
+    payloads.emplace_back(std::move(c));
+  auto pos = raft_->Propose(payloads);
   if (!pos.ok()) {
     // Not appended (leadership just moved, a transfer is under way, or the
     // uncommitted log is full): keep it queued; it is retried on the next
     // wake-up until its deadline.
+    for (size_t i = 0; i < payloads.size(); ++i)
+      batch.commands[i] = payloads[i].str();
     pending_.push_front(std::move(batch));
     return;
   }
   auto state = std::make_shared<BatchState>();
-  state->results.resize(batch.commands.size());
-  state->remaining = batch.commands.size();
+  state->results.resize(payloads.size());
+  state->remaining = payloads.size();
   state->done = std::move(batch.done);
   const consensus::ProposalPosition& p = pos.value();
-  for (size_t i = 0; i < batch.commands.size(); ++i) {
+  for (size_t i = 0; i < payloads.size(); ++i) {
     uint64_t index = p.first_index + i;
     proposals_.Add(index, p.term, batch.deadline,
-                   [this, state, i, deadline = batch.deadline,
-                    command = batch.commands[i]](Outcome o, ApplyResult r) mutable {
+                   [this, state, i, deadline = batch.deadline, command = std::move(payloads[i])](
+                       Outcome o, ApplyResult r) mutable {
                      switch (o) {
                        case Outcome::kOk:
                          state->Complete(i, std::move(r));
@@ -630,7 +667,8 @@ void Node::ProposeBatchLocked(PendingBatch batch, Completions* out) {
                          std::lock_guard<std::mutex> lk(mu_);
                          if (!stopping_ && Clock::now() < deadline) {
                            PendingBatch again;
-                           again.commands.push_back(std::move(command));
+                           again.commands.push_back(command.str());
+                           again.bytes = command.size();
                            again.deadline = deadline;
                            again.done = [state, i](std::vector<ApplyResult> rs) {
                              state->Complete(i, std::move(rs[0]));
@@ -661,10 +699,21 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
   if (remaining.count() <= 0) remaining = std::chrono::milliseconds(1);
   size_t n = batch.commands.size();
   auto shared = std::make_shared<PendingBatch>(std::move(batch));
+  // Gives back this batch's share of the forwarding budget (under mu_), and
+  // lets batches that waited for it go.
+  auto release = [this, shared](bool wake) {
+    forward_inflight_bytes_ -= shared->bytes;
+    if (wake && !pending_.empty()) WakeLocked();
+  };
   // The transport takes the commands; keep a copy to requeue after a refusal.
   std::vector<std::string> commands = shared->commands;
   transport::Status s = transport_->Propose(
-      leader, std::move(commands), remaining, [this, shared, n](transport::ProposeResult r) {
+      leader, std::move(commands), remaining,
+      [this, shared, n, release](transport::ProposeResult r) {
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          release(true);
+        }
         if (r.status.ok()) {
           std::vector<ApplyResult> results;
           results.reserve(n);
@@ -693,8 +742,10 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
         shared->done(std::vector<ApplyResult>(n, ApplyResult::Error(text)));
       });
   if (!s.ok()) {
-    // Not sent at all: wait for the peer or another leader.
+    // Not sent at all: wait for the peer or another leader (no wake-up, or
+    // the ready loop would spin on a peer that refuses at once).
     std::lock_guard<std::mutex> lk(mu_);
+    release(false);
     if (!stopping_) pending_.push_back(std::move(*shared));
   }
 }
@@ -986,17 +1037,83 @@ ApplyResult Node::TakeSnapshot() {
 
 // ---- requests -------------------------------------------------------------------
 
+struct Node::SplitGroup {
+  struct Piece {
+    std::vector<size_t> slots;  // which of the group's commands, in order
+    std::vector<std::string> commands;
+    uint64_t bytes = 0;
+  };
+  std::vector<ApplyResult> results;
+  std::vector<Piece> pieces;
+  size_t next = 0;
+  BatchDone done;
+};
+
+void Node::RunSplitGroup(Node* node, std::shared_ptr<SplitGroup> group) {
+  if (group->next == group->pieces.size()) {
+    BatchDone done = std::move(group->done);
+    done(std::move(group->results));
+    return;
+  }
+  SplitGroup::Piece& piece = group->pieces[group->next++];
+  std::vector<size_t> slots = std::move(piece.slots);
+  node->EnqueueBatch(std::move(piece.commands), piece.bytes,
+                     [node, group, slots = std::move(slots)](std::vector<ApplyResult> rs) {
+                       for (size_t i = 0; i < slots.size() && i < rs.size(); ++i) {
+                         group->results[slots[i]] = std::move(rs[i]);
+                       }
+                       RunSplitGroup(node, group);
+                     });
+}
+
 void Node::ProposeCommands(std::vector<std::string> commands, BatchDone done) {
-  size_t n = commands.size();
+  const size_t n = commands.size();
   if (n == 0) {
     done({});
     return;
   }
+  const uint64_t limit = config_.raft.max_entry_bytes;
+  uint64_t total = 0;
+  bool oversized = false;
+  for (const auto& c : commands) {
+    total += c.size();
+    oversized = oversized || c.size() > limit;
+  }
+  if (!oversized && total <= limit) {
+    EnqueueBatch(std::move(commands), total, std::move(done));
+    return;
+  }
+  // A command over the limit is refused before anything is proposed (its
+  // neighbours still go, in order, as in a Redis pipeline); the rest is cut
+  // into consecutive batches of at most `limit` bytes.
+  auto group = std::make_shared<SplitGroup>();
+  group->results.resize(n);
+  group->done = std::move(done);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t size = commands[i].size();
+    if (size > limit) {
+      group->results[i] = ApplyResult::Error(TooLargeError(size, limit));
+      continue;
+    }
+    if (group->pieces.empty() || group->pieces.back().bytes + size > limit) {
+      group->pieces.emplace_back();
+    }
+    SplitGroup::Piece& piece = group->pieces.back();
+    piece.slots.push_back(i);
+    piece.commands.push_back(std::move(commands[i]));
+    piece.bytes += size;
+  }
+  RunSplitGroup(this, std::move(group));
+}
+
+void Node::EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, BatchDone done) {
+  const size_t n = commands.size();
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!stopping_ && !StorageFailed()) {
       PendingBatch b;
       b.commands = std::move(commands);
+      b.bytes = bytes;
       b.deadline = Clock::now() + request_timeout_;
       b.done = std::move(done);
       pending_.push_back(std::move(b));

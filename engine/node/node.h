@@ -166,10 +166,18 @@ class Node final : public transport::Handler, public resp::Store {
 
   struct PendingBatch {
     std::vector<std::string> commands;
+    uint64_t bytes = 0;  // of all commands; at most raft.max_entry_bytes
     Clock::time_point deadline;
     BatchDone done;
     int forward_attempts = 0;
   };
+  // A group with commands over raft.max_entry_bytes, or larger in total than
+  // one batch may be: refused commands are answered at once, the rest go as
+  // consecutive batches, each started when the previous one completed.
+  struct SplitGroup;
+  static void RunSplitGroup(Node* node, std::shared_ptr<SplitGroup> group);
+  // Queues one batch of at most raft.max_entry_bytes for the ready loop.
+  void EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, BatchDone done);
   // One entry of a proposed batch: completes its slot; the last completes the batch.
   struct BatchState;
 
@@ -231,6 +239,9 @@ class Node final : public transport::Handler, public resp::Store {
   std::unique_ptr<consensus::RawNode> raft_;
   std::map<NodeId, PeerInfo> peers_;
   std::deque<PendingBatch> pending_;
+  // Bytes of forwarded batches waiting for the leader's answer; bounded by
+  // kForwardBudgetEntries * raft.max_entry_bytes (one batch always goes).
+  uint64_t forward_inflight_bytes_ = 0;
   ProposalTracker<storage::ApplyResult> proposals_;
   ReadTracker reads_;
   // A snapshot received and staged, waiting for Raft to accept it.

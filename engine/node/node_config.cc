@@ -215,6 +215,7 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   raft.Integer("snapshot_entries", &c.raft.snapshot_entries, 1, int64_t{1} << 40);
   raft.Integer("snapshot_bytes", &c.raft.snapshot_bytes, 1, int64_t{1} << 50);
   raft.String("read_mode", &c.raft.read_mode);
+  raft.Integer("max_entry_bytes", &c.raft.max_entry_bytes, 4096, int64_t{1} << 30);
   raft.Integer("max_voters", &c.raft.max_voters, 1, 15);
   raft.Bool("pre_vote", &c.raft.pre_vote);
   raft.Bool("check_quorum", &c.raft.check_quorum);

@@ -58,6 +58,11 @@ struct NodeConfig {
     uint64_t snapshot_entries = 10000;  // snapshot when the log holds this many entries
     uint64_t snapshot_bytes = 64ull * 1024 * 1024;  // ... or this many bytes
     std::string read_mode = "readindex";  // or "lease" (needs check_quorum; see README)
+    // The largest Raft entry one client command may make (its arguments plus
+    // a few bytes of framing). Larger commands are refused before anything is
+    // proposed. Bounds every append, forwarded request and transport queue;
+    // see conf/README.md for why 16 MiB.
+    uint64_t max_entry_bytes = 16ull << 20;
     int max_voters = 5;
     bool pre_vote = true;
     bool check_quorum = true;

@@ -436,9 +436,12 @@ void LogStore::CacheAppend(const std::vector<Entry>& entries, size_t skip) {
 }
 
 void LogStore::TrimCache() {
-  while (!cache_.empty() &&
-         (cache_.size() > options_.log_cache_entries || cache_bytes_ > options_.log_cache_bytes ||
-          cache_.front().index <= start_index_)) {
+  // The newest entry always stays (its bytes are shared with the Raft core's
+  // log while it replicates), so a leader resending one entry larger than the
+  // byte limit does not read it back from WiredTiger for every follower.
+  while (!cache_.empty() && ((cache_.size() > 1 && (cache_.size() > options_.log_cache_entries ||
+                                                    cache_bytes_ > options_.log_cache_bytes)) ||
+                             cache_.front().index <= start_index_)) {
     cache_bytes_ -= cache_.front().ByteSize();
     cache_.pop_front();
   }

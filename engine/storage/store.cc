@@ -30,7 +30,16 @@ namespace {
 
 constexpr const char* kMarkerFile = "PHALANX_STORE";
 constexpr const char* kMarkerText = "phalanx-storage 1\n";
+// Snapshot chunk formats (every integer a LEB128 varint):
+//   1: u8 1 | count | count x (length-prefixed key, length-prefixed value)
+//   2: u8 2 | length-prefixed key | value length | offset | bytes of the value
+//      from offset: one piece of a record too large for one chunk. A record's
+//      pieces come in order, with nothing in between, first at offset 0.
 constexpr uint8_t kChunkVersion = 1;
+constexpr uint8_t kChunkPieceVersion = 2;
+// Largest record a piece sequence may announce: a value of up to 512 MiB
+// (proto-max-bulk-len) plus its encoding, with room to spare.
+constexpr uint64_t kMaxPiecedRecord = uint64_t{1} << 30;
 
 // Files every store has; checked before WiredTiger touches anything.
 constexpr const char* kRequiredFiles[] = {"WiredTiger",  "WiredTiger.wt", "WiredTiger.turtle",
@@ -114,6 +123,30 @@ struct SnapshotReader::Impl {
   uint32_t slot = 0;
   bool started = false;
   bool done = false;
+  // A record larger than a chunk, sent in pieces: its key, value, next offset.
+  std::string big_key;
+  std::string big_value;
+  size_t big_offset = 0;
+  bool big_pending = false;
+
+  // The next piece of the pending large record, as a version-2 chunk.
+  void NextPiece(std::string* chunk, size_t target) {
+    const size_t n = std::min(target, big_value.size() - big_offset);
+    chunk->clear();
+    chunk->reserve(n + big_key.size() + 32);
+    chunk->push_back(static_cast<char>(kChunkPieceVersion));
+    coding::PutLengthPrefixed(chunk, big_key);
+    coding::PutVarint64(chunk, big_value.size());
+    coding::PutVarint64(chunk, big_offset);
+    chunk->append(big_value, big_offset, n);
+    big_offset += n;
+    if (big_offset == big_value.size()) {
+      big_pending = false;
+      std::string().swap(big_key);
+      std::string().swap(big_value);
+      big_offset = 0;
+    }
+  }
 };
 
 SnapshotReader::SnapshotReader(std::unique_ptr<Impl> impl, SnapshotMetadata meta)
@@ -122,19 +155,38 @@ SnapshotReader::~SnapshotReader() = default;
 
 Result<bool> SnapshotReader::Next(std::string* chunk) {
   Impl& im = *impl_;
+  const size_t target = im.store->options_.snapshot_chunk_bytes;
+  if (im.big_pending) {
+    im.NextPiece(chunk, target);
+    im.started = true;
+    return true;
+  }
   if (im.done) return false;
   WT_CURSOR* c = im.cursor;
   std::string body;
   uint64_t count = 0;
-  const size_t target = im.store->options_.snapshot_chunk_bytes;
   int r = 0;
   while (body.size() < target) {
     if ((r = c->next(c)) != 0) break;
     WT_ITEM k, v;
     if ((r = c->get_key(c, &k)) != 0 || (r = c->get_value(c, &v)) != 0) break;
+    if (k.size + v.size > target) {
+      // Too large for one chunk (and perhaps for one transport message): it
+      // goes as pieces, after what this chunk already holds.
+      im.big_key.assign(View(k));
+      im.big_value.assign(View(v));
+      im.big_offset = 0;
+      im.big_pending = true;
+      break;
+    }
     coding::PutLengthPrefixed(&body, View(k));
     coding::PutLengthPrefixed(&body, View(v));
     ++count;
+  }
+  if (im.big_pending && count == 0) {
+    im.NextPiece(chunk, target);
+    im.started = true;
+    return true;
   }
   if (r == WT_NOTFOUND) {
     im.done = true;
@@ -165,7 +217,51 @@ struct SnapshotWriter::Impl {
   uint64_t records = 0;
   uint64_t keys = 0;
   bool finished = false;
+  // The large record being received in pieces (chunk version 2).
+  std::string big_key;
+  std::string big_value;
+  uint64_t big_total = 0;
+  bool big_pending = false;
+
+  // Takes one version-2 chunk (after its version byte). When the record is
+  // complete, sets *key/*value to it (valid until the next call).
+  Status TakePiece(std::string_view in, std::string_view* key, std::string_view* value);
+  // Validates `records` and writes them in one transaction.
+  Status WriteRecords(const std::vector<std::pair<std::string_view, std::string_view>>& records);
 };
+
+Status SnapshotWriter::Impl::TakePiece(std::string_view in, std::string_view* key,
+                                       std::string_view* value) {
+  std::string_view k;
+  uint64_t total = 0, offset = 0;
+  if (!coding::GetLengthPrefixed(&in, &k) || !coding::GetVarint64(&in, &total) ||
+      !coding::GetVarint64(&in, &offset) || in.empty()) {
+    return Status::Corruption("snapshot chunk: malformed record piece");
+  }
+  if (offset == 0) {
+    if (big_pending) return Status::Corruption("snapshot chunk: a record piece is missing");
+    if (total > kMaxPiecedRecord) return Status::Corruption("snapshot chunk: record too large");
+    big_key.assign(k);
+    big_value.clear();
+    big_value.reserve(total);
+    big_total = total;
+    big_pending = true;
+  } else if (!big_pending || k != big_key || offset != big_value.size() || total != big_total) {
+    return Status::Corruption("snapshot chunk: record piece out of order");
+  }
+  if (in.size() > big_total - big_value.size()) {
+    return Status::Corruption("snapshot chunk: record piece past the record's end");
+  }
+  big_value.append(in);
+  *key = {};
+  *value = {};
+  if (big_value.size() == big_total) {
+    big_pending = false;
+    *key = big_key;
+    *value = big_value;
+  }
+  return Status::Ok();
+}
 
 SnapshotWriter::SnapshotWriter(std::unique_ptr<Impl> impl, SnapshotMetadata meta)
     : impl_(std::move(impl)), meta_(std::move(meta)) {}
@@ -177,39 +273,63 @@ uint64_t SnapshotWriter::records() const {
 
 Status SnapshotWriter::Write(std::string_view chunk) {
   Impl& im = *impl_;
-  WtEnv* env = im.store->env_.get();
-  Status st = env->CheckWritable();
+  Status st = im.store->env_->CheckWritable();
   if (!st.ok()) return st;
   std::string_view in = chunk;
   uint8_t version;
-  uint64_t count;
-  if (!coding::GetByte(&in, &version) || version != kChunkVersion) {
+  if (!coding::GetByte(&in, &version) ||
+      (version != kChunkVersion && version != kChunkPieceVersion)) {
     return Status::Corruption("snapshot chunk: unknown version");
   }
-  if (!coding::GetVarint64(&in, &count) || count > in.size()) {
-    return Status::Corruption("snapshot chunk: bad record count");
-  }
-  // Validate the whole chunk before writing any of it.
   std::vector<std::pair<std::string_view, std::string_view>> records;
-  records.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string_view k, v, user;
+  if (version == kChunkPieceVersion) {
+    std::string_view k, v;
+    st = im.TakePiece(in, &k, &v);
+    if (!st.ok()) return st;
+    if (k.empty()) return Status::Ok();  // more pieces to come
+    records.emplace_back(k, v);
+  } else {
+    if (im.big_pending) return Status::Corruption("snapshot chunk: a record piece is missing");
+    uint64_t count;
+    if (!coding::GetVarint64(&in, &count) || count > in.size()) {
+      return Status::Corruption("snapshot chunk: bad record count");
+    }
+    records.reserve(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      std::string_view k, v;
+      if (!coding::GetLengthPrefixed(&in, &k) || !coding::GetLengthPrefixed(&in, &v)) {
+        return Status::Corruption("snapshot chunk: malformed record " + std::to_string(i));
+      }
+      records.emplace_back(k, v);
+    }
+    if (!in.empty()) return Status::Corruption("snapshot chunk: trailing bytes");
+  }
+  st = im.WriteRecords(records);
+  if (im.big_value.size() == im.big_total && !im.big_pending) {
+    std::string().swap(im.big_value);  // a finished large record: free it now
+  }
+  return st;
+}
+
+Status SnapshotWriter::Impl::WriteRecords(
+    const std::vector<std::pair<std::string_view, std::string_view>>& records) {
+  WtEnv* env = store->env_.get();
+  // Validate every record before writing any of them.
+  for (size_t i = 0; i < records.size(); ++i) {
+    std::string_view user;
     ValueView vv;
-    if (!coding::GetLengthPrefixed(&in, &k) || !coding::GetLengthPrefixed(&in, &v) ||
-        !UserKey(k, &user) || !DecodeValue(v, &vv)) {
+    if (!UserKey(records[i].first, &user) || !DecodeValue(records[i].second, &vv)) {
       return Status::Corruption("snapshot chunk: malformed record " + std::to_string(i));
     }
-    records.emplace_back(k, v);
   }
-  if (!in.empty()) return Status::Corruption("snapshot chunk: trailing bytes");
 
-  auto cur = im.lease->Cursor(im.uri, WtSession::CursorMode::kNoOverwrite, *env);
+  auto cur = lease->Cursor(uri, WtSession::CursorMode::kNoOverwrite, *env);
   if (!cur.ok()) return env->Fail(cur.status());
   WT_CURSOR* c = cur.value();
-  WtTxn txn(im.lease->get());
+  WtTxn txn(lease->get());
   int r = txn.Begin();
   if (r != 0) return env->Fail(env->WtStatus(r, "begin snapshot write"));
-  uint64_t keys = 0;
+  uint64_t added = 0;
   for (const auto& [k, v] : records) {
     WT_ITEM ki = Item(k), vi = Item(v);
     c->set_key(c, &ki);
@@ -220,7 +340,7 @@ Status SnapshotWriter::Write(std::string_view chunk) {
       c->set_value(c, &vi);
       r = c->update(c);
     } else if (r == 0) {
-      ++keys;
+      ++added;
     }
     if (r != 0) return env->Fail(env->WtStatus(r, "write snapshot record"));
   }
@@ -231,8 +351,8 @@ Status SnapshotWriter::Write(std::string_view chunk) {
     return env->Fail(env->WtStatus(r, "commit snapshot chunk"));
   }
   if ((r = txn.Commit()) != 0) return env->Fail(env->WtStatus(r, "commit snapshot chunk"));
-  im.records += records.size();
-  im.keys += keys;
+  this->records += records.size();
+  keys += added;
   return Status::Ok();
 }
 
@@ -587,6 +707,7 @@ Status Store::FinishSnapshotInstall(std::unique_ptr<SnapshotWriter> writer,
   if (!writer) return Status::InvalidArgument("snapshot install: no writer");
   SnapshotWriter::Impl& im = *writer->impl_;
   const SnapshotMetadata& meta = writer->meta_;
+  if (im.big_pending) return Status::Corruption("snapshot: ends inside a record sent in pieces");
   std::unique_lock<std::mutex> l(snapshot_mu_);
   Status st = env_->CheckWritable();
   if (!st.ok()) return st;
