@@ -666,7 +666,10 @@ void Raft::BroadcastHeartbeat() {
 bool Raft::AppendEntries(std::vector<Entry> entries) {
   uint64_t bytes = 0;
   for (const Entry& e : entries) bytes += e.data.size();
-  if (config_.max_uncommitted_entries_size > 0 && uncommitted_size_ > 0 &&
+  // etcd-io/raft's rule: with nothing uncommitted any proposal is accepted,
+  // however large (or it could never be), and an empty one always is (the
+  // leader's no-op, or a proposal of empty commands, adds nothing to wait for).
+  if (config_.max_uncommitted_entries_size > 0 && uncommitted_size_ > 0 && bytes > 0 &&
       uncommitted_size_ + bytes > config_.max_uncommitted_entries_size) {
     return false;
   }
