@@ -12,6 +12,7 @@
 //   PHALANX_SIM_FIRST_SEED=N  start there instead of at seed 1
 //   PHALANX_LONG=1            ten times the default seeds
 //   PHALANX_SANITIZED=1       a hundredth of them (the ASan/UBSan build)
+//   CI=true                   half of them (scripts/test.sh's CI-sized run)
 // Each scenario is its own test case (ctest name "simulation.Simulation.<X>"),
 // so `ctest -R simulation -j2` runs two at once.
 #include <gtest/gtest.h>
@@ -45,6 +46,9 @@ uint64_t SeedCount(uint64_t default_seeds) {
   // The Debug ASan/UBSan build runs this code about 50 times slower: a
   // hundredth of the seeds keeps its run well under the normal one's.
   if (EnvSet("PHALANX_SANITIZED")) return std::max<uint64_t>(1, default_seeds / 100);
+  // CI runs the whole suite twice (normal and sanitized) on a shared machine;
+  // PHALANX_LONG=1 or PHALANX_SIM_SEEDS run more.
+  if (EnvSet("CI")) return std::max<uint64_t>(1, default_seeds / 2);
   return default_seeds;
 }
 
