@@ -42,13 +42,22 @@ struct Config {
   // Last index the state machine applied before this start (0 on first boot).
   uint64_t applied = 0;
 
-  // Max bytes of entries in one append message (at least one entry is sent).
+  // Byte limits (etcd-io/raft's semantics). Entry sizes are Entry::ByteSize()
+  // (payload plus a fixed header) except where noted.
+  //
+  // Max bytes of entries in one append message. An entry larger than the
+  // limit goes alone: a message carries at least one entry (0: exactly one).
   uint64_t max_size_per_msg = 1 << 20;
-  // Max bytes of committed entries handed out in one Ready.
+  // Max bytes of committed entries handed out in one Ready (at least one entry).
   uint64_t max_committed_size_per_ready = 64ull << 20;
-  // Max bytes of uncommitted proposals a leader accepts (0: unlimited).
+  // Max payload bytes of proposals a leader holds uncommitted; beyond it
+  // Propose answers kProposalDropped. A proposal is always accepted while
+  // nothing is uncommitted, so no entry is refused forever. 0: unlimited.
   uint64_t max_uncommitted_entries_size = 0;
-  // Pipelining window per follower: appends in flight, and their bytes (0: unlimited).
+  // Pipelining window per follower in replicate state: appends in flight, and
+  // their bytes. Sending pauses once either is reached (the last append may
+  // overshoot the byte limit; an entry larger than it goes alone) and resumes
+  // as acknowledgements, or a heartbeat answer, free the window. 0 bytes: unlimited.
   size_t max_inflight_msgs = 256;
   uint64_t max_inflight_bytes = 0;
 

@@ -54,6 +54,7 @@ Raft::Raft(const Config& config)
       rng_(config.seed ^ (config.id * 0x9e3779b97f4a7c15ull)) {
   InitialState init = config.storage->GetInitialState();
   conf_state_ = init.conf_state;
+  RefreshQuorum();
   if (!init.hard_state.IsEmpty()) {
     const HardState& hs = init.hard_state;
     // A commit index beyond the log means the store lost entries it had acknowledged.
@@ -160,9 +161,7 @@ void Raft::StartElection(bool pre_vote, bool transfer) {
     vote_term = term_;
     type = MessageType::kVote;
   }
-  auto [granted, rejected] = Poll(id_, true);
-  (void)rejected;
-  if (granted >= Quorum()) {
+  if (Poll(id_, true) == VoteResult::kWon) {
     // A single-voter cluster wins at once.
     if (pre_vote) {
       StartElection(false, transfer);
@@ -185,15 +184,9 @@ void Raft::StartElection(bool pre_vote, bool transfer) {
   }
 }
 
-std::pair<size_t, size_t> Raft::Poll(NodeId from, bool granted) {
+VoteResult Raft::Poll(NodeId from, bool granted) {
   votes_.emplace(from, granted);  // first answer counts
-  size_t yes = 0, no = 0;
-  for (NodeId v : conf_state_.voters) {
-    auto it = votes_.find(v);
-    if (it == votes_.end()) continue;
-    (it->second ? yes : no)++;
-  }
-  return {yes, no};
+  return quorum_.Vote(votes_);
 }
 
 bool Raft::Promotable() const { return conf_state_.IsVoter(id_); }
@@ -253,16 +246,16 @@ void Raft::TickHeartbeat() {
 }
 
 bool Raft::QuorumActive() {
-  size_t active = 0;
+  bool active = quorum_.QuorumActive([&](NodeId v) {
+    if (v == id_) return true;
+    auto it = progress_.find(v);
+    return it != progress_.end() && it->second.recent_active;
+  });
+  // A new round starts: everyone must be heard from again.
   for (auto& [id, pr] : progress_) {
-    if (id == id_) {
-      if (!pr.is_learner) ++active;
-      continue;
-    }
-    if (pr.recent_active && !pr.is_learner) ++active;
-    pr.recent_active = false;
+    if (id != id_) pr.recent_active = false;
   }
-  return active >= Quorum();
+  return active;
 }
 
 // ---- messages in --------------------------------------------------------------
@@ -412,16 +405,22 @@ void Raft::StepCandidate(const Message& m) {
     default:
       if (m.type != expected) break;
       {
-        auto [granted, rejected] = Poll(m.from, !m.reject);
-        if (granted >= Quorum()) {
-          if (role_ == Role::kPreCandidate) {
-            StartElection(false, false);
-          } else {
-            BecomeLeader();
-            BroadcastAppend();
-          }
-        } else if (rejected >= Quorum()) {
-          BecomeFollower(term_, kNoNode);
+        switch (Poll(m.from, !m.reject)) {
+          case VoteResult::kWon:
+            if (role_ == Role::kPreCandidate) {
+              StartElection(false, false);
+            } else {
+              BecomeLeader();
+              BroadcastAppend();
+            }
+            break;
+          case VoteResult::kLost:
+            // Too many rejections for a majority to grant (with four voters,
+            // two suffice).
+            BecomeFollower(term_, kNoNode);
+            break;
+          case VoteResult::kPending:
+            break;
         }
       }
       break;
@@ -508,6 +507,7 @@ bool Raft::Restore(const Snapshot& s) {
   log_.Restore(s);
   // The snapshot carries the configuration of its index (chain/Core#1335).
   conf_state_ = s.metadata.conf_state;
+  RefreshQuorum();
   RebuildProgress();
   return true;
 }
@@ -666,7 +666,10 @@ void Raft::BroadcastHeartbeat() {
 bool Raft::AppendEntries(std::vector<Entry> entries) {
   uint64_t bytes = 0;
   for (const Entry& e : entries) bytes += e.data.size();
-  if (config_.max_uncommitted_entries_size > 0 && uncommitted_size_ > 0 &&
+  // etcd-io/raft's rule: with nothing uncommitted any proposal is accepted,
+  // however large (or it could never be), and an empty one always is (the
+  // leader's no-op, or a proposal of empty commands, adds nothing to wait for).
+  if (config_.max_uncommitted_entries_size > 0 && uncommitted_size_ > 0 && bytes > 0 &&
       uncommitted_size_ + bytes > config_.max_uncommitted_entries_size) {
     return false;
   }
@@ -688,14 +691,11 @@ void Raft::ReduceUncommittedSize(uint64_t bytes) {
 
 bool Raft::MaybeCommit() {
   // The match index that a quorum of voters has reached.
-  std::vector<uint64_t> matches;
-  for (NodeId v : conf_state_.voters) {
+  uint64_t quorum_index = quorum_.CommittedIndex([&](NodeId v) -> std::optional<uint64_t> {
     auto it = progress_.find(v);
-    matches.push_back(it == progress_.end() ? 0 : it->second.match);
-  }
-  if (matches.empty()) return false;
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  uint64_t quorum_index = matches[Quorum() - 1];
+    if (it == progress_.end()) return std::nullopt;
+    return it->second.match;
+  });
   // §5.4.2: only entries of the current term are committed by counting.
   if (!log_.MaybeCommit(quorum_index, term_)) return false;
   OnCommitAdvanced();
@@ -729,7 +729,8 @@ void Raft::HandleReadRequest(ReadRequest req) {
     reads_before_first_commit_.push_back(std::move(req));
     return;
   }
-  if (conf_state_.voters.size() == 1 && conf_state_.IsVoter(id_)) {
+  // A quorum of this node alone (a single voter) confirms leadership at once.
+  if (quorum_.QuorumActive([&](NodeId v) { return v == id_; })) {
     std::vector<ReadRequest> one{std::move(req)};
     ReleaseReads(log_.committed(), one);
     return;
@@ -765,11 +766,7 @@ void Raft::StartReadRound() {
 void Raft::MaybeFinishReadRound() {
   if (!read_round_) return;
   // Count only current voters: the configuration may have changed since an ack.
-  size_t acks = 0;
-  for (NodeId v : conf_state_.voters) {
-    acks += read_round_->acks.count(v);
-  }
-  if (acks < Quorum()) return;
+  if (!quorum_.QuorumActive(read_round_->acks)) return;
   ReadRound done = std::move(*read_round_);
   read_round_.reset();
   if (config_.read_mode == ReadMode::kLeaseBased) {
@@ -885,6 +882,7 @@ ConfState Raft::ApplyConfChange(const ConfChange& cc) {
       erase(conf_state_.learners, id);
       break;
   }
+  if (voters_changed) RefreshQuorum();
 
   // Progress follows the configuration; a new member starts probing at our end.
   if (cc.type == ConfChange::Type::kRemoveNode) {

@@ -18,6 +18,7 @@
 
 #include "consensus/config.h"
 #include "consensus/progress.h"
+#include "consensus/quorum.h"
 #include "consensus/raft_log.h"
 #include "consensus/types.h"
 
@@ -118,8 +119,9 @@ class Raft {
   void BecomeCandidate();
   void BecomeLeader();
   void StartElection(bool pre_vote, bool transfer);
-  // Counts a vote; returns granted, rejected counts.
-  std::pair<size_t, size_t> Poll(NodeId from, bool granted);
+  // Records a vote (the first answer from each node counts) and returns the
+  // election's outcome so far.
+  VoteResult Poll(NodeId from, bool granted);
 
   void TickElection();
   void TickHeartbeat();
@@ -150,7 +152,8 @@ class Raft {
   bool MaybeCommit();
   bool CommittedEntryInCurrentTerm() const;
   bool QuorumActive();
-  size_t Quorum() const { return conf_state_.voters.size() / 2 + 1; }
+  // Makes quorum_ count the voters of conf_state_; call after every change.
+  void RefreshQuorum() { quorum_ = MajorityConfig(conf_state_.voters); }
 
   void RebuildProgress();
   void AbortLeaderTransfer() { lead_transferee_ = kNoNode; }
@@ -173,6 +176,8 @@ class Raft {
   Role role_ = Role::kFollower;
   RaftLog log_;
   ConfState conf_state_;
+  // conf_state_.voters, for every majority question (learners never count).
+  MajorityConfig quorum_;
   std::map<NodeId, Progress> progress_;
   std::map<NodeId, bool> votes_;
   std::vector<Message> msgs_;

@@ -82,6 +82,9 @@ void SimStats::Add(const SimStats& o) {
   crashes += o.crashes;
   ready_crashes += o.ready_crashes;
   transfers += o.transfers;
+  large_commands += o.large_commands;
+  large_applied += o.large_applied;
+  max_append_bytes = std::max(max_append_bytes, o.max_append_bytes);
   max_timeouts_to_leader = std::max(max_timeouts_to_leader, o.max_timeouts_to_leader);
   if (o.max_timeouts_to_converge > max_timeouts_to_converge) {
     max_timeouts_to_converge = o.max_timeouts_to_converge;
@@ -95,9 +98,11 @@ std::string SimStats::ToString() const {
          " snap_sent=" + U(snapshots_sent) + " snap_installed=" + U(snapshots_installed) +
          " conf_applied=" + U(conf_changes_applied) + " reads=" + U(reads_served) +
          " crashes=" + U(crashes) + " (mid-ready " + U(ready_crashes) +
-         ") transfers=" + U(transfers) + "; after healing, at most " +
-         std::to_string(max_timeouts_to_leader) + " election timeouts to a leader, " +
-         std::to_string(max_timeouts_to_converge) + " to converge (seed " + U(slowest_seed) + ")";
+         ") transfers=" + U(transfers) + " large=" + U(large_commands) + " (applied " +
+         U(large_applied) + ") max_append_bytes=" + U(max_append_bytes) +
+         "; after healing, at most " + std::to_string(max_timeouts_to_leader) +
+         " election timeouts to a leader, " + std::to_string(max_timeouts_to_converge) +
+         " to converge (seed " + U(slowest_seed) + ")";
 }
 
 // ---- setup ------------------------------------------------------------------
@@ -116,6 +121,14 @@ ClusterSim::ClusterSim(const Scenario& scenario, uint64_t seed)
     if (rng_.Chance(150)) c.max_uncommitted_entries_size = rng_.Between(50, 1000);
     c.check_quorum = rng_.Chance(850);
     c.pre_vote = rng_.Chance(850);
+  }
+  if (sc_.max_size_per_msg != 0) c.max_size_per_msg = sc_.max_size_per_msg;
+  if (sc_.max_inflight_bytes != 0) {
+    c.max_inflight_bytes = rng_.Between(sc_.max_inflight_bytes / 8, sc_.max_inflight_bytes);
+  }
+  if (sc_.max_uncommitted_entries_size != 0) {
+    c.max_uncommitted_entries_size =
+        rng_.Between(sc_.max_uncommitted_entries_size / 8, sc_.max_uncommitted_entries_size);
   }
   c.read_mode = sc_.read_mode;
   if (c.read_mode == ReadMode::kLeaseBased) c.check_quorum = true;
@@ -491,6 +504,19 @@ void ClusterSim::Persist(Node& n, const Ready& rd) {
 
 void ClusterSim::SendAll(Node& n, const std::vector<Message>& msgs) {
   for (const Message& m : msgs) {
+    if (m.type == MessageType::kApp) {
+      // Config::max_size_per_msg: every append within the limit, unless it
+      // carries a single entry (which always goes, however large).
+      uint64_t bytes = 0;
+      for (const Entry& e : m.entries)
+        bytes += e.ByteSize();
+      stats_.max_append_bytes = std::max(stats_.max_append_bytes, bytes);
+      if (m.entries.size() > 1 && bytes > base_config_.max_size_per_msg) {
+        Fail("node " + U(n.id) + " sent an append of " + U(m.entries.size()) + " entries and " +
+             U(bytes) + " bytes, over max_size_per_msg " + U(base_config_.max_size_per_msg));
+        return;
+      }
+    }
     net_.Send(unit_, m, n.boot);
   }
 }
@@ -510,6 +536,7 @@ bool ClusterSim::ApplyAll(Node& n, const Ready& rd) {
       return false;
     }
     n.sm.Apply(e);
+    if (e.data.size() >= (256u << 10)) ++stats_.large_applied;
     checker_.ObserveApply(n.id, e, n.sm.digest());
     auto p = proposals_.find(e.index);
     if (p != proposals_.end()) {
@@ -653,7 +680,16 @@ void ClusterSim::Propose() {
   std::vector<std::string> commands;
   for (size_t i = 0; i < count; ++i) {
     std::string c = "p" + U(++next_id_) + ":";
-    c.append(rng_.Below(40), static_cast<char>('a' + rng_.Below(26)));
+    uint64_t fill = rng_.Below(40);
+    // Medium and large payloads only where a scenario asks for them (so that
+    // the other scenarios' seeds draw exactly as before).
+    if (count == 1 && sc_.large_commands != 0 && rng_.Chance(sc_.large_commands)) {
+      fill = rng_.Between(uint64_t{256} << 10, std::max<uint64_t>(sc_.large_bytes, 256ull << 10));
+      ++stats_.large_commands;
+    } else if (count == 1 && sc_.medium_commands != 0 && rng_.Chance(sc_.medium_commands)) {
+      fill = rng_.Between(uint64_t{1} << 10, uint64_t{64} << 10);
+    }
+    c.append(fill, static_cast<char>('a' + rng_.Below(26)));
     commands.push_back(std::move(c));
   }
   std::vector<uint64_t> contents;

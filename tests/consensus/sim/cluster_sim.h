@@ -69,6 +69,19 @@ struct Scenario {
   ReadMode read_mode = ReadMode::kSafe;
   // Randomize Config limits per seed (small messages, inflight windows...).
   bool vary_config = true;
+
+  // Entry sizes (issue 18). Chance per single-command proposal, in permille,
+  // that its payload is medium (1 KiB..64 KiB) or large (256 KiB..large_bytes)
+  // rather than the usual few bytes.
+  uint32_t medium_commands = 0;
+  uint32_t large_commands = 0;
+  uint64_t large_bytes = 4ull << 20;
+  // Byte limits that override the default and vary_config's draws when
+  // non-zero: max_size_per_msg as given; max_inflight_bytes and
+  // max_uncommitted_entries_size drawn per seed in [limit/8, limit].
+  uint64_t max_size_per_msg = 0;
+  uint64_t max_inflight_bytes = 0;
+  uint64_t max_uncommitted_entries_size = 0;
 };
 
 struct SimStats {
@@ -85,6 +98,9 @@ struct SimStats {
   uint64_t crashes = 0;
   uint64_t ready_crashes = 0;
   uint64_t transfers = 0;
+  uint64_t large_commands = 0;    // large payloads proposed
+  uint64_t large_applied = 0;     // large payloads applied (on any node)
+  uint64_t max_append_bytes = 0;  // largest append message sent (entry bytes)
   // Liveness after healing, in election timeouts (the unit of the bounds),
   // and the seed that took longest.
   double max_timeouts_to_leader = 0;
