@@ -26,52 +26,70 @@ inline constexpr std::string_view kPhalanxVersion = "0.1.0";
 
 namespace {
 
-using storage::ApplyResult;
-using storage::Command;
-using storage::CommandOp;
-
 constexpr std::string_view kErrSyntax = "ERR syntax error";
 constexpr std::string_view kErrNotInt = "ERR value is not an integer or out of range";
+constexpr std::string_view kErrNotFloat = "ERR value is not a valid float";
+constexpr std::string_view kErrOffsetRange = "ERR offset is out of range";
+constexpr std::string_view kErrStringTooLong =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 constexpr std::string_view kErrNoAuth = "NOAUTH Authentication required.";
 constexpr std::string_view kErrWrongPass =
     "WRONGPASS invalid username-password pair or user is disabled.";
 
-// ---- storage::Command construction (the same fields as command.h's
-// builders, which live in the storage library's command.cc) ----
+// ---- WriteCommand construction ----
 
-Command MakeCommand(CommandOp op, int64_t now_ms, std::vector<std::string> args) {
-  Command c;
+WriteCommand MakeCommand(WriteOp op, int64_t now_ms, std::vector<std::string> args) {
+  WriteCommand c;
   c.op = op;
   c.now_ms = now_ms;
   c.args = std::move(args);
   return c;
 }
 
-Command MakeSet(std::string key, std::string value, int64_t now_ms, int64_t expire_at_ms,
-                uint8_t flags) {
+WriteCommand MakeKeyValue(WriteOp op, std::string key, std::string value, int64_t now_ms) {
   std::vector<std::string> args;
   args.push_back(std::move(key));
   args.push_back(std::move(value));
-  Command c = MakeCommand(CommandOp::kSet, now_ms, std::move(args));
+  return MakeCommand(op, now_ms, std::move(args));
+}
+
+WriteCommand MakeSet(std::string key, std::string value, int64_t now_ms, int64_t expire_at_ms,
+                     uint8_t flags) {
+  WriteCommand c = MakeKeyValue(WriteOp::kSet, std::move(key), std::move(value), now_ms);
   c.expire_at_ms = expire_at_ms;
   c.flags = flags;
   return c;
 }
 
-Command MakeIncrBy(std::string key, int64_t delta, int64_t now_ms) {
+WriteCommand MakeIncrBy(std::string key, int64_t delta, int64_t now_ms) {
   std::vector<std::string> args;
   args.push_back(std::move(key));
-  Command c = MakeCommand(CommandOp::kIncrBy, now_ms, std::move(args));
+  WriteCommand c = MakeCommand(WriteOp::kIncrBy, now_ms, std::move(args));
   c.delta = delta;
   return c;
 }
 
-Command MakeExpireAt(std::string key, int64_t at_ms, int64_t now_ms, uint8_t flags) {
+WriteCommand MakeExpireAt(std::string key, int64_t at_ms, int64_t now_ms, uint8_t flags) {
   std::vector<std::string> args;
   args.push_back(std::move(key));
-  Command c = MakeCommand(CommandOp::kExpire, now_ms, std::move(args));
+  WriteCommand c = MakeCommand(WriteOp::kExpire, now_ms, std::move(args));
   c.expire_at_ms = at_ms;
   c.flags = flags;
+  return c;
+}
+
+WriteCommand MakeGetEx(std::string key, int64_t now_ms, uint8_t flags, int64_t expire_at_ms) {
+  std::vector<std::string> args;
+  args.push_back(std::move(key));
+  WriteCommand c = MakeCommand(WriteOp::kGetEx, now_ms, std::move(args));
+  c.flags = flags;
+  c.expire_at_ms = expire_at_ms;
+  return c;
+}
+
+WriteCommand MakeSetRange(std::string key, int64_t offset, std::string value, int64_t now_ms) {
+  WriteCommand c = MakeKeyValue(WriteOp::kSetRange, std::move(key), std::move(value), now_ms);
+  c.delta = offset;
   return c;
 }
 
@@ -105,8 +123,8 @@ struct Ctx {
     shared->stats.total_error_replies.fetch_add(1, std::memory_order_relaxed);
     rb.Error(text);
   }
-  void Write(Command cmd, std::function<void(const ApplyResult&, ReplyBuilder&)> on_result =
-                              CommandExecutor::ReplyFromResult) {
+  void Write(WriteCommand cmd, std::function<void(const StoreResult&, ReplyBuilder&)> on_result =
+                                   CommandExecutor::ReplyFromResult) {
     out->kind = Prepared::Kind::kWrite;
     out->write = std::move(cmd);
     out->on_result = std::move(on_result);
@@ -726,7 +744,7 @@ void CmdFlushall(Ctx& ctx) {
   } else if (ctx.argc() != 1) {
     return ctx.Error(kErrSyntax);
   }
-  ctx.Write(MakeCommand(CommandOp::kFlushAll, ctx.now_ms, {}));
+  ctx.Write(MakeCommand(WriteOp::kFlushAll, ctx.now_ms, {}));
 }
 
 // ---------------------------------------------------------------- strings
@@ -807,18 +825,18 @@ void CmdSet(Ctx& ctx) {
     if (!ExpireMs(ctx, *expire, seconds, relative, "set", &at)) return;
   }
   uint8_t flags = 0;
-  if (f & kOptNx) flags |= storage::kSetNx;
-  if (f & kOptXx) flags |= storage::kSetXx;
-  if (f & kOptGet) flags |= storage::kSetGet;
-  if (f & kOptKeepTtl) flags |= storage::kSetKeepTtl;
+  if (f & kOptNx) flags |= kSetNx;
+  if (f & kOptXx) flags |= kSetXx;
+  if (f & kOptGet) flags |= kSetGet;
+  if (f & kOptKeepTtl) flags |= kSetKeepTtl;
   ctx.Write(MakeSet(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms, at, flags));
 }
 
 // SETNX: SET NX with an integer reply.
-void ReplySetNx(const ApplyResult& r, ReplyBuilder& rb) {
-  if (r.type == ApplyResult::Type::kOk) {
+void ReplySetNx(const StoreResult& r, ReplyBuilder& rb) {
+  if (r.type == StoreResult::Type::kOk) {
     rb.Integer(1);
-  } else if (r.type == ApplyResult::Type::kNil) {
+  } else if (r.type == StoreResult::Type::kNil) {
     rb.Integer(0);
   } else {
     CommandExecutor::ReplyFromResult(r, rb);
@@ -826,7 +844,7 @@ void ReplySetNx(const ApplyResult& r, ReplyBuilder& rb) {
 }
 
 void CmdSetnx(Ctx& ctx) {
-  ctx.Write(MakeSet(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms, 0, storage::kSetNx),
+  ctx.Write(MakeSet(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms, 0, kSetNx),
             ReplySetNx);
 }
 
@@ -844,11 +862,10 @@ void CmdPsetex(Ctx& ctx) {
 }
 
 void CmdGetset(Ctx& ctx) {
-  ctx.Write(
-      MakeSet(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms, 0, storage::kSetGet));
+  ctx.Write(MakeSet(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms, 0, kSetGet));
 }
 
-void MSetGeneric(Ctx& ctx, CommandOp op, std::string_view name) {
+void MSetGeneric(Ctx& ctx, WriteOp op, std::string_view name) {
   if (ctx.argc() % 2 == 0) return ErrArity(ctx, name);
   std::vector<std::string> args(std::make_move_iterator(ctx.argv.begin() + 1),
                                 std::make_move_iterator(ctx.argv.end()));
@@ -856,16 +873,16 @@ void MSetGeneric(Ctx& ctx, CommandOp op, std::string_view name) {
 }
 
 void CmdMset(Ctx& ctx) {
-  MSetGeneric(ctx, CommandOp::kMSet, "mset");
+  MSetGeneric(ctx, WriteOp::kMSet, "mset");
 }
 void CmdMsetnx(Ctx& ctx) {
-  MSetGeneric(ctx, CommandOp::kMSetNx, "msetnx");
+  MSetGeneric(ctx, WriteOp::kMSetNx, "msetnx");
 }
 
 void CmdDel(Ctx& ctx) {
   std::vector<std::string> keys(std::make_move_iterator(ctx.argv.begin() + 1),
                                 std::make_move_iterator(ctx.argv.end()));
-  ctx.Write(MakeCommand(CommandOp::kDel, ctx.now_ms, std::move(keys)));
+  ctx.Write(MakeCommand(WriteOp::kDel, ctx.now_ms, std::move(keys)));
 }
 
 void CmdIncr(Ctx& ctx) {
@@ -892,11 +909,11 @@ void CmdAppend(Ctx& ctx) {
   std::vector<std::string> args;
   args.push_back(std::move(ctx.argv[1]));
   args.push_back(std::move(ctx.argv[2]));
-  ctx.Write(MakeCommand(CommandOp::kAppend, ctx.now_ms, std::move(args)));
+  ctx.Write(MakeCommand(WriteOp::kAppend, ctx.now_ms, std::move(args)));
 }
 
 void CmdGetdel(Ctx& ctx) {
-  ctx.Write(Command::GetDel(std::move(ctx.argv[1]), ctx.now_ms));
+  ctx.Write(MakeCommand(WriteOp::kGetDel, ctx.now_ms, {std::move(ctx.argv[1])}));
 }
 
 // GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST], parsed like Redis
@@ -949,32 +966,33 @@ void CmdGetex(Ctx& ctx) {
         rb.Error(error);
       });
     }
-    flags = storage::kGetExSetExpiry;
+    flags = kGetExSetExpiry;
   } else if (f & kOptPersist) {
-    flags = storage::kGetExPersist;
+    flags = kGetExPersist;
   }
-  ctx.Write(Command::GetEx(std::move(ctx.argv[1]), ctx.now_ms, flags, at));
+  ctx.Write(MakeGetEx(std::move(ctx.argv[1]), ctx.now_ms, flags, at));
 }
 
 void CmdIncrbyfloat(Ctx& ctx) {
   long double incr;
-  if (!storage::ParseLongDouble(ctx.argv[2], &incr)) return ctx.Error(storage::kErrNotFloat);
-  ctx.Write(Command::IncrByFloat(std::move(ctx.argv[1]), std::move(ctx.argv[2]), ctx.now_ms));
+  if (!StringToLongDouble(ctx.argv[2], &incr)) return ctx.Error(kErrNotFloat);
+  ctx.Write(MakeKeyValue(WriteOp::kIncrByFloat, std::move(ctx.argv[1]), std::move(ctx.argv[2]),
+                         ctx.now_ms));
 }
 
 void CmdSetrange(Ctx& ctx) {
   int64_t offset;
   if (!ParseInt(ctx, ctx.argv[2], &offset)) return;
-  if (offset < 0) return ctx.Error(storage::kErrOffsetRange);
+  if (offset < 0) return ctx.Error(kErrOffsetRange);
   // Redis's checkStringLength, done before looking at the key (an empty value
   // is never too long); apply checks the storage limit again.
   const std::string& value = ctx.argv[3];
   int64_t total;
   if (!value.empty() && (AddOverflows(offset, static_cast<int64_t>(value.size()), &total) ||
                          total > static_cast<int64_t>(ctx.shared->config.proto_max_bulk_len()))) {
-    return ctx.Error(storage::kErrStringTooLong);
+    return ctx.Error(kErrStringTooLong);
   }
-  ctx.Write(Command::SetRange(std::move(ctx.argv[1]), offset, std::move(ctx.argv[3]), ctx.now_ms));
+  ctx.Write(MakeSetRange(std::move(ctx.argv[1]), offset, std::move(ctx.argv[3]), ctx.now_ms));
 }
 
 void CountHit(SharedState* s, bool hit) {
@@ -1082,16 +1100,16 @@ void ExpireGeneric(Ctx& ctx, bool relative, bool seconds, std::string_view name)
   for (size_t j = 3; j < ctx.argc(); ++j) {
     const std::string& opt = ctx.argv[j];
     if (EqualsIgnoreCase(opt, "nx")) {
-      flags |= storage::kExpireNx;
+      flags |= kExpireNx;
       nx = true;
     } else if (EqualsIgnoreCase(opt, "xx")) {
-      flags |= storage::kExpireXx;
+      flags |= kExpireXx;
       xx = true;
     } else if (EqualsIgnoreCase(opt, "gt")) {
-      flags |= storage::kExpireGt;
+      flags |= kExpireGt;
       gt = true;
     } else if (EqualsIgnoreCase(opt, "lt")) {
-      flags |= storage::kExpireLt;
+      flags |= kExpireLt;
       lt = true;
     } else {
       return ctx.Error("ERR Unsupported option " + CString(opt, SIZE_MAX));
@@ -1127,7 +1145,7 @@ void CmdPexpireat(Ctx& ctx) {
 }
 
 void CmdPersist(Ctx& ctx) {
-  ctx.Write(MakeCommand(CommandOp::kPersist, ctx.now_ms, {std::move(ctx.argv[1])}));
+  ctx.Write(MakeCommand(WriteOp::kPersist, ctx.now_ms, {std::move(ctx.argv[1])}));
 }
 
 void CmdType(Ctx& ctx) {
@@ -1367,21 +1385,21 @@ std::vector<std::string> CommandExecutor::CommandNames() {
   return names;
 }
 
-void CommandExecutor::ReplyFromResult(const storage::ApplyResult& r, ReplyBuilder& rb) {
+void CommandExecutor::ReplyFromResult(const StoreResult& r, ReplyBuilder& rb) {
   switch (r.type) {
-    case ApplyResult::Type::kOk:
+    case StoreResult::Type::kOk:
       rb.Ok();
       break;
-    case ApplyResult::Type::kNil:
+    case StoreResult::Type::kNil:
       rb.Null();
       break;
-    case ApplyResult::Type::kInteger:
+    case StoreResult::Type::kInteger:
       rb.Integer(r.integer);
       break;
-    case ApplyResult::Type::kBulk:
+    case StoreResult::Type::kBulk:
       rb.Bulk(r.bytes);
       break;
-    case ApplyResult::Type::kError:
+    case StoreResult::Type::kError:
       rb.Error(r.bytes);
       break;
   }

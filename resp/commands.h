@@ -2,8 +2,8 @@
 // command the front end knows, independent of sockets and threads.
 //
 // Prepare() turns one request into a Prepared action: a finished reply, a
-// read (run after a read barrier), a write (a storage::Command for
-// Store::Write plus how to turn its ApplyResult into a reply), or a request
+// read (run after a read barrier), a write (a WriteCommand for Store::Write
+// plus how to turn its StoreResult into a reply), or a request
 // for every loop's client list. The connection runs the action and keeps the
 // replies in request order.
 #pragma once
@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/storage/command.h"
 #include "resp/reply.h"
 #include "resp/server_state.h"
 #include "resp/store.h"
@@ -33,9 +32,9 @@ struct Prepared {
   int proto = 2;                   // the protocol the reply is encoded in
   std::string reply;               // kReply
   bool close_after_reply = false;  // QUIT
-  storage::Command write;          // kWrite
+  WriteCommand write;              // kWrite
   std::vector<std::string> admin_args;  // kAdmin
-  std::function<void(const storage::ApplyResult&, ReplyBuilder&)> on_result;
+  std::function<void(const StoreResult&, ReplyBuilder&)> on_result;
   std::function<void(Store&, int64_t now_ms, ReplyBuilder&)> read;
   std::function<void(const std::string& lines, ReplyBuilder&)> on_client_list;
 };
@@ -48,7 +47,7 @@ class CommandExecutor {
   Prepared Prepare(ClientState* client, std::vector<std::string>& argv);
 
   // Maps a Store result for a write whose reply is the result itself.
-  static void ReplyFromResult(const storage::ApplyResult& r, ReplyBuilder& rb);
+  static void ReplyFromResult(const StoreResult& r, ReplyBuilder& rb);
 
   // One CLIENT LIST line (without the trailing newline).
   static std::string FormatClientLine(const ClientState& c, int64_t now_monotonic_ms);

@@ -174,7 +174,7 @@ struct Slot {
   int proto = 2;
   std::string reply;
   Prepared::Kind kind = Prepared::Kind::kReply;
-  std::function<void(const storage::ApplyResult&, ReplyBuilder&)> on_result;
+  std::function<void(const StoreResult&, ReplyBuilder&)> on_result;
   std::function<void(Store&, int64_t, ReplyBuilder&)> read;
   std::function<void(const std::string&, ReplyBuilder&)> on_client_list;
 };
@@ -195,7 +195,7 @@ struct Connection {
   // Writes started but not yet handed to the Store: the consecutive writes of
   // one pipeline, sent at the end of the loop iteration as one WriteBatch so
   // they apply in order and in one proposal.
-  std::vector<std::pair<uint64_t, storage::Command>> write_group;
+  std::vector<std::pair<uint64_t, WriteCommand>> write_group;
   bool eof = false;                  // the peer closed its side: read no more
   bool input_done = false;           // QUIT or a protocol error: parse no more
   bool closing_after_flush = false;  // close once every reply is written
@@ -342,13 +342,13 @@ class EventLoop {
     conns_.emplace(cs.id, std::move(conn));
   }
 
-  void OnWriteResult(uint64_t id, uint64_t seq, storage::ApplyResult r) {
+  void OnWriteResult(uint64_t id, uint64_t seq, StoreResult r) {
     Connection* c = Find(id);
     if (c == nullptr) return;
     Slot* s = FindSlot(*c, seq);
     if (s == nullptr) return;
     --c->writes_inflight;
-    if (r.type == storage::ApplyResult::Type::kError) {
+    if (r.type == StoreResult::Type::kError) {
       shared_.stats.total_error_replies.fetch_add(1, std::memory_order_relaxed);
     }
     ReplyBuilder rb(&s->reply, s->proto);
@@ -357,9 +357,8 @@ class EventLoop {
     Advance(*c);
   }
 
-  void OnBarrier(const std::vector<std::pair<uint64_t, uint64_t>>& reads,
-                 const storage::ApplyResult& r) {
-    const bool ok = r.type != storage::ApplyResult::Type::kError;
+  void OnBarrier(const std::vector<std::pair<uint64_t, uint64_t>>& reads, const StoreResult& r) {
+    const bool ok = r.type != StoreResult::Type::kError;
     std::vector<Connection*> touched;
     for (const auto& [id, seq] : reads) {
       Connection* c = Find(id);
@@ -593,7 +592,7 @@ class EventLoop {
     } else if (p.kind == Prepared::Kind::kWrite || p.kind == Prepared::Kind::kAdmin) {
       ++c.writes_inflight;
       std::shared_ptr<Mailbox> mb = mailbox_;
-      auto done = [mb, id, seq](storage::ApplyResult r) {
+      auto done = [mb, id, seq](StoreResult r) {
         mb->Post([id, seq, r = std::move(r)](EventLoop& l) mutable {
           l.OnWriteResult(id, seq, std::move(r));
         });
@@ -621,7 +620,7 @@ class EventLoop {
       if (it == conns_.end() || it->second->write_group.empty()) continue;
       Connection* c = it->second.get();
       std::vector<uint64_t> seqs;
-      std::vector<storage::Command> cmds;
+      std::vector<WriteCommand> cmds;
       seqs.reserve(c->write_group.size());
       cmds.reserve(c->write_group.size());
       for (auto& [seq, cmd] : c->write_group) {
@@ -630,14 +629,14 @@ class EventLoop {
       }
       c->write_group.clear();
       std::shared_ptr<Mailbox> mb = mailbox_;
-      shared_.store->WriteBatch(std::move(cmds), [mb, id, seqs = std::move(seqs)](
-                                                     std::vector<storage::ApplyResult> rs) mutable {
-        rs.resize(seqs.size(), storage::ApplyResult::Error("ERR internal: missing result"));
-        mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) mutable {
-          for (size_t i = 0; i < seqs.size(); ++i)
-            l.OnWriteResult(id, seqs[i], std::move(rs[i]));
-        });
-      });
+      shared_.store->WriteBatch(
+          std::move(cmds), [mb, id, seqs = std::move(seqs)](std::vector<StoreResult> rs) mutable {
+            rs.resize(seqs.size(), StoreResult::Error("ERR internal: missing result"));
+            mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) mutable {
+              for (size_t i = 0; i < seqs.size(); ++i)
+                l.OnWriteResult(id, seqs[i], std::move(rs[i]));
+            });
+          });
     }
   }
 
@@ -648,7 +647,7 @@ class EventLoop {
     auto batch =
         std::make_shared<std::vector<std::pair<uint64_t, uint64_t>>>(std::move(barrier_batch_));
     barrier_batch_.clear();
-    shared_.store->ReadBarrier([mb, batch](storage::ApplyResult r) {
+    shared_.store->ReadBarrier([mb, batch](StoreResult r) {
       mb->Post([batch, r = std::move(r)](EventLoop& l) { l.OnBarrier(*batch, r); });
     });
   }

@@ -2,7 +2,11 @@
 
 #include <time.h>
 
+#include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cmath>
+#include <cstdlib>
 
 namespace phalanx::resp {
 
@@ -42,6 +46,22 @@ bool StringToInt64(std::string_view s, int64_t* out) {
 bool StringToInt64InRange(std::string_view s, int64_t min, int64_t max, int64_t* out) {
   int64_t v;
   if (!StringToInt64(s, &v) || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
+
+bool StringToLongDouble(std::string_view s, long double* out) {
+  constexpr size_t kMaxChars = 5 * 1024;  // Redis's MAX_LONG_DOUBLE_CHARS
+  if (s.empty() || s.size() >= kMaxChars) return false;
+  std::string buf(s);  // NUL-terminated for strtold
+  errno = 0;
+  char* end = nullptr;
+  long double v = strtold(buf.c_str(), &end);
+  if (std::isspace(static_cast<unsigned char>(buf[0])) || *end != '\0' ||
+      (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || std::fpclassify(v) == FP_ZERO)) ||
+      std::isnan(v)) {
+    return false;
+  }
   *out = v;
   return true;
 }

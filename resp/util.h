@@ -1,4 +1,4 @@
-// Small helpers shared by the front end: Redis's strict integer parsing,
+// Small helpers shared by the front end: Redis's strict number parsing,
 // case-insensitive comparison and the wall clock the proposer uses.
 #pragma once
 
@@ -14,6 +14,12 @@ bool StringToInt64(std::string_view s, int64_t* out);
 
 // Redis's string2l-based getIntFromObject: StringToInt64 within [min, max].
 bool StringToInt64InRange(std::string_view s, int64_t min, int64_t max, int64_t* out);
+
+// Redis 7.0's string2ld (util.c): strtold over the whole text; refuses empty
+// or overlong (>= 5120 bytes) text, leading space, trailing bytes, NaN, and
+// overflow or underflow. "inf" is accepted. Text after an embedded NUL is
+// not looked at (as Redis).
+bool StringToLongDouble(std::string_view s, long double* out);
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 std::string ToLower(std::string_view s);

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 
+#include "engine/node/command_translation.h"
 #include "engine/node/node.h"
 
 namespace phalanx::node {
@@ -60,7 +61,12 @@ constexpr std::string_view kHelp =
 
 }  // namespace
 
-void Node::Admin(std::vector<std::string> args, std::function<void(ApplyResult)> done) {
+void Node::Admin(std::vector<std::string> args, std::function<void(resp::StoreResult)> done) {
+  RunAdmin(std::move(args),
+           [done = std::move(done)](ApplyResult r) { done(ToStoreResult(std::move(r))); });
+}
+
+void Node::RunAdmin(std::vector<std::string> args, AdminDone done) {
   if (args.empty()) {
     done(ApplyResult::Error("ERR wrong number of arguments for 'phalanx' command"));
     return;

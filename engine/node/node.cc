@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/node/apply_result_codec.h"
+#include "engine/node/command_translation.h"
 #include "membership/udp_driver.h"
 
 namespace phalanx::node {
@@ -1126,11 +1127,11 @@ void Node::EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, Batch
                                                           : "ERR the node is shutting down")));
 }
 
-void Node::Write(storage::Command cmd, std::function<void(ApplyResult)> done) {
+void Node::Write(resp::WriteCommand cmd, std::function<void(resp::StoreResult)> done) {
   std::vector<std::string> one;
-  one.push_back(cmd.Encode());
+  one.push_back(ToStorageCommand(std::move(cmd)).Encode());
   ProposeCommands(std::move(one), [done = std::move(done)](std::vector<ApplyResult> rs) {
-    done(std::move(rs[0]));
+    done(ToStoreResult(std::move(rs[0])));
   });
 }
 
@@ -1140,15 +1141,22 @@ void Node::Write(storage::Command cmd, std::function<void(ApplyResult)> done) {
 // requeues it whole; entries dropped by a leader change are the suffix from
 // some index on and are proposed again in index order. The front end starts a
 // connection's next group only after this one completed.
-void Node::WriteBatch(std::vector<storage::Command> cmds,
-                      std::function<void(std::vector<ApplyResult>)> done) {
+void Node::WriteBatch(std::vector<resp::WriteCommand> cmds,
+                      std::function<void(std::vector<resp::StoreResult>)> done) {
   std::vector<std::string> encoded;
   encoded.reserve(cmds.size());
-  for (const auto& c : cmds) encoded.push_back(c.Encode());
-  ProposeCommands(std::move(encoded), std::move(done));
+  for (auto& c : cmds)
+    encoded.push_back(ToStorageCommand(std::move(c)).Encode());
+  ProposeCommands(std::move(encoded), [done = std::move(done)](std::vector<ApplyResult> rs) {
+    done(ToStoreResults(std::move(rs)));
+  });
 }
 
-void Node::ReadBarrier(std::function<void(ApplyResult)> done) {
+void Node::ReadBarrier(std::function<void(resp::StoreResult)> done) {
+  Barrier([done = std::move(done)](ApplyResult r) { done(ToStoreResult(std::move(r))); });
+}
+
+void Node::Barrier(AdminDone done) {
   std::unique_lock<std::mutex> lk(mu_);
   if (stopping_ || StorageFailed()) {
     lk.unlock();
@@ -1409,7 +1417,7 @@ void Node::OnPropose(NodeId from, std::vector<std::string> commands,
 }
 
 void Node::OnReadIndex(NodeId from, transport::ReadIndexCallback done) {
-  ReadBarrier([this, done = std::move(done)](ApplyResult r) {
+  Barrier([this, done = std::move(done)](ApplyResult r) {
     transport::ReadIndexResult out;
     if (r.type == ApplyResult::Type::kError) {
       out.status = transport::Status::Error(transport::Status::Code::kUnavailable, r.bytes);

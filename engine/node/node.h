@@ -98,19 +98,19 @@ class Node final : public transport::Handler, public resp::Store {
   void Stop();
 
   // ---- resp::Store ----
-  void Write(storage::Command cmd, std::function<void(storage::ApplyResult)> done) override;
+  // Commands and results cross in command_translation.h's terms.
+  void Write(resp::WriteCommand cmd, std::function<void(resp::StoreResult)> done) override;
   // One proposal (or one forward) for the whole group: consecutive entries.
-  void WriteBatch(std::vector<storage::Command> cmds,
-                  std::function<void(std::vector<storage::ApplyResult>)> done) override;
-  void ReadBarrier(std::function<void(storage::ApplyResult)> done) override;
+  void WriteBatch(std::vector<resp::WriteCommand> cmds,
+                  std::function<void(std::vector<resp::StoreResult>)> done) override;
+  void ReadBarrier(std::function<void(resp::StoreResult)> done) override;
   std::optional<resp::Record> Get(std::string_view key, int64_t now_ms) override;
   resp::ScanPage Scan(uint64_t cursor, size_t count, int64_t now_ms) override;
   uint64_t DbSize(int64_t now_ms) override;
   std::optional<std::string> RandomKey(int64_t now_ms) override;
   std::string InfoSection(std::string_view section) override;
-  // PHALANX <subcommand>: see admin.cc and the README's "Admin commands".
-  void Admin(std::vector<std::string> args,
-             std::function<void(storage::ApplyResult)> done) override;
+  // PHALANX <subcommand>: RunAdmin.
+  void Admin(std::vector<std::string> args, std::function<void(resp::StoreResult)> done) override;
 
   // Proposes already-encoded commands as one batch (what Write does, and what
   // a forwarded request does on the leader). `done` gets one result per
@@ -118,10 +118,17 @@ class Node final : public transport::Handler, public resp::Store {
   using BatchDone = std::function<void(std::vector<storage::ApplyResult>)>;
   void ProposeCommands(std::vector<std::string> commands, BatchDone done);
 
+  using AdminDone = std::function<void(storage::ApplyResult)>;
+  // Calls `done` once reads from now on reflect every acknowledged write
+  // (Ok), or with an error result (no leader, shutting down). ReadBarrier and
+  // peers' ReadIndex requests wait on it.
+  void Barrier(AdminDone done);
+  // PHALANX <subcommand>: see admin.cc and the README's "Admin commands".
+  void RunAdmin(std::vector<std::string> args, AdminDone done);
+
   // ---- membership operations (admin surface comes with gossip) ----
   // Each proposes one conf change and calls `done` once it is applied (Ok)
   // or with an error result.
-  using AdminDone = std::function<void(storage::ApplyResult)>;
   void AddLearner(const PeerInfo& peer, AdminDone done);
   void PromoteToVoter(const std::string& name, AdminDone done);
   void RemoveNode(const std::string& name, AdminDone done);

@@ -1,5 +1,5 @@
 // The command layer without sockets: grammar tables (arity, syntax errors,
-// option conflicts), how writes become storage::Commands (flags, absolute
+// option conflicts), how writes become WriteCommands (flags, absolute
 // expiries), and reads against the in-memory Store.
 #include "resp/commands.h"
 
@@ -41,15 +41,14 @@ class RespCommands : public ::testing::Test {
         p.read(store_, WallClockMs(), rb);
         return out;
       case Prepared::Kind::kWrite: {
-        storage::ApplyResult result;
-        store_.Write(std::move(p.write), [&](storage::ApplyResult r) { result = std::move(r); });
+        StoreResult result;
+        store_.Write(std::move(p.write), [&](StoreResult r) { result = std::move(r); });
         p.on_result(result, rb);
         return out;
       }
       case Prepared::Kind::kAdmin: {
-        storage::ApplyResult result;
-        store_.Admin(std::move(p.admin_args),
-                     [&](storage::ApplyResult r) { result = std::move(r); });
+        StoreResult result;
+        store_.Admin(std::move(p.admin_args), [&](StoreResult r) { result = std::move(r); });
         p.on_result(result, rb);
         return out;
       }
@@ -158,8 +157,8 @@ TEST_F(RespCommands, SetBecomesAnAbsoluteExpiry) {
   Prepared p = Run({"SET", "k", "v", "PX", "5000", "NX", "GET"});
   int64_t after = WallClockMs();
   ASSERT_EQ(p.kind, Prepared::Kind::kWrite);
-  EXPECT_EQ(p.write.op, storage::CommandOp::kSet);
-  EXPECT_EQ(p.write.flags, storage::kSetNx | storage::kSetGet);
+  EXPECT_EQ(p.write.op, WriteOp::kSet);
+  EXPECT_EQ(p.write.flags, kSetNx | kSetGet);
   EXPECT_GE(p.write.expire_at_ms, before + 5000);
   EXPECT_LE(p.write.expire_at_ms, after + 5000);
   EXPECT_EQ(p.write.expire_at_ms - p.write.now_ms, 5000);
@@ -168,13 +167,13 @@ TEST_F(RespCommands, SetBecomesAnAbsoluteExpiry) {
   p = Run({"SET", "k", "v", "PXAT", "123"});
   EXPECT_EQ(p.write.expire_at_ms, 123);
   p = Run({"SET", "k", "v", "KEEPTTL", "XX"});
-  EXPECT_EQ(p.write.flags, storage::kSetKeepTtl | storage::kSetXx);
+  EXPECT_EQ(p.write.flags, kSetKeepTtl | kSetXx);
   EXPECT_EQ(p.write.expire_at_ms, 0);
   p = Run({"SETEX", "k", "10", "v"});
   EXPECT_EQ(p.write.expire_at_ms - p.write.now_ms, 10000);
   EXPECT_EQ(p.write.args, (Argv{"k", "v"}));
   p = Run({"GETSET", "k", "v"});
-  EXPECT_EQ(p.write.flags, storage::kSetGet);
+  EXPECT_EQ(p.write.flags, kSetGet);
 }
 
 TEST_F(RespCommands, ExpireGrammar) {
@@ -211,7 +210,7 @@ TEST_F(RespCommands, ExpireGrammar) {
   EXPECT_EQ(p.write.expire_at_ms, 100000);
   p = Run({"PEXPIRE", "k", "100", "gt"});
   EXPECT_EQ(p.write.expire_at_ms - p.write.now_ms, 100);
-  EXPECT_EQ(p.write.flags, storage::kExpireGt);
+  EXPECT_EQ(p.write.flags, kExpireGt);
 }
 
 TEST_F(RespCommands, CountersAndStrings) {
@@ -288,15 +287,15 @@ TEST_F(RespCommands, GetdelAndGetex) {
   Reply({"SET", "k", "v"});
   Prepared p = Run({"GETEX", "k", "PX", "1500"});
   ASSERT_EQ(p.kind, Prepared::Kind::kWrite);
-  EXPECT_EQ(p.write.op, storage::CommandOp::kGetEx);
-  EXPECT_EQ(p.write.flags, storage::kGetExSetExpiry);
+  EXPECT_EQ(p.write.op, WriteOp::kGetEx);
+  EXPECT_EQ(p.write.flags, kGetExSetExpiry);
   EXPECT_EQ(p.write.expire_at_ms - p.write.now_ms, 1500);
   p = Run({"GETEX", "k", "EXAT", "2000000000"});
   EXPECT_EQ(p.write.expire_at_ms, 2000000000000LL);
   p = Run({"GETEX", "k", "PERSIST"});
-  EXPECT_EQ(p.write.flags, storage::kGetExPersist);
+  EXPECT_EQ(p.write.flags, kGetExPersist);
   p = Run({"GETDEL", "k"});
-  EXPECT_EQ(p.write.op, storage::CommandOp::kGetDel);
+  EXPECT_EQ(p.write.op, WriteOp::kGetDel);
 }
 
 TEST_F(RespCommands, IncrbyfloatAndSetrange) {
@@ -336,11 +335,11 @@ TEST_F(RespCommands, IncrbyfloatAndSetrange) {
   ExpectReplies(this, cases, &RespCommands::Reply);
   Prepared p = Run({"SETRANGE", "k", "3", "v"});
   ASSERT_EQ(p.kind, Prepared::Kind::kWrite);
-  EXPECT_EQ(p.write.op, storage::CommandOp::kSetRange);
+  EXPECT_EQ(p.write.op, WriteOp::kSetRange);
   EXPECT_EQ(p.write.delta, 3);
   EXPECT_EQ(p.write.args, (Argv{"k", "v"}));
   p = Run({"INCRBYFLOAT", "k", "1.5"});
-  EXPECT_EQ(p.write.op, storage::CommandOp::kIncrByFloat);
+  EXPECT_EQ(p.write.op, WriteOp::kIncrByFloat);
   EXPECT_EQ(p.write.args, (Argv{"k", "1.5"}));
 }
 
@@ -551,7 +550,7 @@ TEST_F(RespCommands, WritesCarryTheProposerClock) {
   Prepared p = Run({"DECRBY", "a", "5"});
   EXPECT_EQ(p.write.delta, -5);
   p = Run({"MSETNX", "a", "1", "b", "2"});
-  EXPECT_EQ(p.write.op, storage::CommandOp::kMSetNx);
+  EXPECT_EQ(p.write.op, WriteOp::kMSetNx);
   EXPECT_EQ(p.write.args, (Argv{"a", "1", "b", "2"}));
 }
 

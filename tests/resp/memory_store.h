@@ -1,6 +1,8 @@
 // MemoryStore: an in-memory resp::Store for the front end's tests — one
-// mutex, one std::map, storage::Command semantics applied minimally (the real
-// ones live in engine/storage and are tested there).
+// mutex, one std::map, WriteCommand semantics applied minimally (the real
+// ones live in engine/storage and are tested there; this fake borrows the
+// state machine's number parsing, formatting and error texts from
+// engine/storage/command.h so that its replies match byte for byte).
 //
 // Completions run inline by default. With set_delay(min_ms, max_ms) they run
 // on a worker thread after a random delay, so results come back on another
@@ -65,20 +67,20 @@ class MemoryStore : public Store {
     return barriers_;
   }
 
-  void Write(storage::Command cmd, std::function<void(storage::ApplyResult)> done) override {
+  void Write(WriteCommand cmd, std::function<void(StoreResult)> done) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       max_inflight_ = std::max(max_inflight_, ++inflight_);
     }
     Schedule([this, cmd = std::move(cmd), done = std::move(done)] {
-      storage::ApplyResult r;
+      StoreResult r;
       {
         std::lock_guard<std::mutex> lock(mu_);
         --inflight_;
         ++writes_;
         if (fail_writes_ > 0) {
           --fail_writes_;
-          r = storage::ApplyResult::Error(fail_text_);
+          r = StoreResult::Error(fail_text_);
         } else {
           r = ApplyLocked(cmd);
         }
@@ -87,13 +89,13 @@ class MemoryStore : public Store {
     });
   }
 
-  void ReadBarrier(std::function<void(storage::ApplyResult)> done) override {
+  void ReadBarrier(std::function<void(StoreResult)> done) override {
     Schedule([this, done = std::move(done)] {
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++barriers_;
       }
-      done(storage::ApplyResult::Ok());
+      done(StoreResult::Ok());
     });
   }
 
@@ -137,16 +139,15 @@ class MemoryStore : public Store {
   }
 
   // PHALANX ECHO-ADMIN a b → bulk "a b"; anything else → the node's error.
-  void Admin(std::vector<std::string> args,
-             std::function<void(storage::ApplyResult)> done) override {
+  void Admin(std::vector<std::string> args, std::function<void(StoreResult)> done) override {
     if (!args.empty() && args[0] == "ECHO-ADMIN") {
       std::string joined;
       for (size_t i = 1; i < args.size(); ++i)
         joined += (i > 1 ? " " : "") + args[i];
-      done(storage::ApplyResult::Bulk(std::move(joined)));
+      done(StoreResult::Bulk(std::move(joined)));
       return;
     }
-    done(storage::ApplyResult::Error("ERR unknown subcommand"));
+    done(StoreResult::Error("ERR unknown subcommand"));
   }
 
   std::string InfoSection(std::string_view section) override {
@@ -177,30 +178,27 @@ class MemoryStore : public Store {
     return &it->second;
   }
 
-  storage::ApplyResult ApplyLocked(const storage::Command& c) {
-    using storage::ApplyResult;
-    using storage::CommandOp;
+  StoreResult ApplyLocked(const WriteCommand& c) {
     const int64_t now = c.now_ms;
     switch (c.op) {
-      case CommandOp::kSet: {
+      case WriteOp::kSet: {
         Record* old = LiveLocked(c.args[0], now);
         std::optional<std::string> old_value;
         if (old) old_value = old->value;
-        ApplyResult get = old_value ? ApplyResult::Bulk(*old_value) : ApplyResult::Nil();
-        bool nx = c.flags & storage::kSetNx, xx = c.flags & storage::kSetXx;
+        StoreResult get = old_value ? StoreResult::Bulk(*old_value) : StoreResult::Nil();
+        bool nx = c.flags & kSetNx, xx = c.flags & kSetXx;
         if ((nx && old) || (xx && !old)) {
-          return (c.flags & storage::kSetGet) ? get : ApplyResult::Nil();
+          return (c.flags & kSetGet) ? get : StoreResult::Nil();
         }
-        int64_t exp =
-            (c.flags & storage::kSetKeepTtl) ? (old ? old->expire_at_ms : 0) : c.expire_at_ms;
+        int64_t exp = (c.flags & kSetKeepTtl) ? (old ? old->expire_at_ms : 0) : c.expire_at_ms;
         if (exp != 0 && exp <= now) {
           data_.erase(c.args[0]);
         } else {
           data_[c.args[0]] = Record{c.args[1], exp};
         }
-        return (c.flags & storage::kSetGet) ? get : ApplyResult::Ok();
+        return (c.flags & kSetGet) ? get : StoreResult::Ok();
       }
-      case CommandOp::kDel: {
+      case WriteOp::kDel: {
         int64_t n = 0;
         for (const auto& k : c.args) {
           if (LiveLocked(k, now)) {
@@ -208,105 +206,103 @@ class MemoryStore : public Store {
             ++n;
           }
         }
-        return ApplyResult::Integer(n);
+        return StoreResult::Integer(n);
       }
-      case CommandOp::kIncrBy: {
+      case WriteOp::kIncrBy: {
         Record* r = LiveLocked(c.args[0], now);
         int64_t v = 0;
         if (r && !StringToInt64(r->value, &v)) {
-          return ApplyResult::Error(std::string(storage::kErrNotInteger));
+          return StoreResult::Error(std::string(storage::kErrNotInteger));
         }
         int64_t out;
         if (__builtin_add_overflow(v, c.delta, &out)) {
-          return ApplyResult::Error(std::string(storage::kErrOverflow));
+          return StoreResult::Error(std::string(storage::kErrOverflow));
         }
         if (r) {
           r->value = std::to_string(out);
         } else {
           data_[c.args[0]] = Record{std::to_string(out), 0};
         }
-        return ApplyResult::Integer(out);
+        return StoreResult::Integer(out);
       }
-      case CommandOp::kAppend: {
+      case WriteOp::kAppend: {
         Record* r = LiveLocked(c.args[0], now);
         if (r) {
           r->value += c.args[1];
-          return ApplyResult::Integer(static_cast<int64_t>(r->value.size()));
+          return StoreResult::Integer(static_cast<int64_t>(r->value.size()));
         }
         data_[c.args[0]] = Record{c.args[1], 0};
-        return ApplyResult::Integer(static_cast<int64_t>(c.args[1].size()));
+        return StoreResult::Integer(static_cast<int64_t>(c.args[1].size()));
       }
-      case CommandOp::kMSet:
-      case CommandOp::kMSetNx: {
-        if (c.op == CommandOp::kMSetNx) {
+      case WriteOp::kMSet:
+      case WriteOp::kMSetNx: {
+        if (c.op == WriteOp::kMSetNx) {
           for (size_t i = 0; i < c.args.size(); i += 2) {
-            if (LiveLocked(c.args[i], now)) return ApplyResult::Integer(0);
+            if (LiveLocked(c.args[i], now)) return StoreResult::Integer(0);
           }
         }
         for (size_t i = 0; i < c.args.size(); i += 2)
           data_[c.args[i]] = Record{c.args[i + 1], 0};
-        return c.op == CommandOp::kMSet ? ApplyResult::Ok() : ApplyResult::Integer(1);
+        return c.op == WriteOp::kMSet ? StoreResult::Ok() : StoreResult::Integer(1);
       }
-      case CommandOp::kExpire: {
+      case WriteOp::kExpire: {
         Record* r = LiveLocked(c.args[0], now);
-        if (!r) return ApplyResult::Integer(0);
+        if (!r) return StoreResult::Integer(0);
         int64_t cur = r->expire_at_ms == 0 ? LLONG_MAX : r->expire_at_ms;
-        if ((c.flags & storage::kExpireNx) && r->expire_at_ms != 0) return ApplyResult::Integer(0);
-        if ((c.flags & storage::kExpireXx) && r->expire_at_ms == 0) return ApplyResult::Integer(0);
-        if ((c.flags & storage::kExpireGt) && c.expire_at_ms <= cur) return ApplyResult::Integer(0);
-        if ((c.flags & storage::kExpireLt) && c.expire_at_ms >= cur) return ApplyResult::Integer(0);
+        if ((c.flags & kExpireNx) && r->expire_at_ms != 0) return StoreResult::Integer(0);
+        if ((c.flags & kExpireXx) && r->expire_at_ms == 0) return StoreResult::Integer(0);
+        if ((c.flags & kExpireGt) && c.expire_at_ms <= cur) return StoreResult::Integer(0);
+        if ((c.flags & kExpireLt) && c.expire_at_ms >= cur) return StoreResult::Integer(0);
         if (c.expire_at_ms <= now) {
           data_.erase(c.args[0]);
         } else {
           r->expire_at_ms = c.expire_at_ms;
         }
-        return ApplyResult::Integer(1);
+        return StoreResult::Integer(1);
       }
-      case CommandOp::kPersist: {
+      case WriteOp::kPersist: {
         Record* r = LiveLocked(c.args[0], now);
-        if (!r || r->expire_at_ms == 0) return ApplyResult::Integer(0);
+        if (!r || r->expire_at_ms == 0) return StoreResult::Integer(0);
         r->expire_at_ms = 0;
-        return ApplyResult::Integer(1);
+        return StoreResult::Integer(1);
       }
-      case CommandOp::kFlushAll:
+      case WriteOp::kFlushAll:
         data_.clear();
-        return ApplyResult::Ok();
-      case CommandOp::kPurgeExpired:
-        return ApplyResult::Integer(0);
-      case CommandOp::kGetDel: {
+        return StoreResult::Ok();
+      case WriteOp::kGetDel: {
         Record* r = LiveLocked(c.args[0], now);
-        if (!r) return ApplyResult::Nil();
-        ApplyResult out = ApplyResult::Bulk(r->value);
+        if (!r) return StoreResult::Nil();
+        StoreResult out = StoreResult::Bulk(r->value);
         data_.erase(c.args[0]);
         return out;
       }
-      case CommandOp::kGetEx: {
+      case WriteOp::kGetEx: {
         Record* r = LiveLocked(c.args[0], now);
-        if (!r) return ApplyResult::Nil();
-        ApplyResult out = ApplyResult::Bulk(r->value);
-        if (c.flags & storage::kGetExSetExpiry) {
+        if (!r) return StoreResult::Nil();
+        StoreResult out = StoreResult::Bulk(r->value);
+        if (c.flags & kGetExSetExpiry) {
           if (c.expire_at_ms <= now) {
             data_.erase(c.args[0]);
           } else {
             r->expire_at_ms = c.expire_at_ms;
           }
-        } else if (c.flags & storage::kGetExPersist) {
+        } else if (c.flags & kGetExPersist) {
           r->expire_at_ms = 0;
         }
         return out;
       }
-      case CommandOp::kIncrByFloat: {
+      case WriteOp::kIncrByFloat: {
         long double incr, v = 0;
         if (!storage::ParseLongDouble(c.args[1], &incr)) {
-          return ApplyResult::Error(std::string(storage::kErrNotFloat));
+          return StoreResult::Error(std::string(storage::kErrNotFloat));
         }
         Record* r = LiveLocked(c.args[0], now);
         if (r && !storage::ParseLongDouble(r->value, &v)) {
-          return ApplyResult::Error(std::string(storage::kErrNotFloat));
+          return StoreResult::Error(std::string(storage::kErrNotFloat));
         }
         v += incr;
         if (std::isnan(v) || std::isinf(v)) {
-          return ApplyResult::Error(std::string(storage::kErrNanOrInf));
+          return StoreResult::Error(std::string(storage::kErrNanOrInf));
         }
         std::string text = storage::FormatLongDouble(v);
         if (r) {
@@ -314,21 +310,21 @@ class MemoryStore : public Store {
         } else {
           data_[c.args[0]] = Record{text, 0};
         }
-        return ApplyResult::Bulk(text);
+        return StoreResult::Bulk(text);
       }
-      case CommandOp::kSetRange: {
+      case WriteOp::kSetRange: {
         Record* r = LiveLocked(c.args[0], now);
         const std::string& value = c.args[1];
         if (value.empty())
-          return ApplyResult::Integer(r ? static_cast<int64_t>(r->value.size()) : 0);
+          return StoreResult::Integer(r ? static_cast<int64_t>(r->value.size()) : 0);
         if (!r) r = &(data_[c.args[0]] = Record{"", 0});
         size_t off = static_cast<size_t>(c.delta);
         if (r->value.size() < off + value.size()) r->value.resize(off + value.size(), '\0');
         r->value.replace(off, value.size(), value);
-        return ApplyResult::Integer(static_cast<int64_t>(r->value.size()));
+        return StoreResult::Integer(static_cast<int64_t>(r->value.size()));
       }
     }
-    return ApplyResult::Error("ERR unknown op");
+    return StoreResult::Error("ERR unknown op");
   }
 
   void Schedule(std::function<void()> fn) {
