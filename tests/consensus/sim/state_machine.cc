@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "util/fnv1a.h"
+
 namespace phalanx::consensus::sim {
 
 namespace {
@@ -24,11 +26,7 @@ uint64_t GetU64(const std::string& in, size_t pos) {
 }  // namespace
 
 uint64_t EntryContentHash(const Entry& e) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char c : e.data.str()) {
-    h = (h ^ c) * 1099511628211ull;
-  }
-  return Mix(h, static_cast<uint64_t>(e.type));
+  return Mix(util::Fnv1a64(e.data.str()), static_cast<uint64_t>(e.type));
 }
 
 void StateMachine::Apply(const Entry& e) {
