@@ -25,21 +25,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "engine/storage/store.h"
 
 using namespace phalanx;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Die;
+using bench::Seconds;
 
 namespace {
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "engine_append: %s\n", what.c_str());
-  std::exit(1);
-}
 
 // write()+fdatasync() of `size`-byte records. prealloc: overwrite a file
 // already written and synced (no metadata changes); else append.

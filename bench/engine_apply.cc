@@ -24,21 +24,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "engine/storage/store.h"
 
 using namespace phalanx;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Die;
+using bench::Seconds;
 
 namespace {
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "engine_apply: %s\n", what.c_str());
-  std::exit(1);
-}
 
 std::string Key(uint64_t i) {
   char buf[32];

@@ -24,13 +24,6 @@ const char* RoleName(Role r) {
   return "?";
 }
 
-uint64_t DeterministicRandom::Next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 Status Config::Validate() const {
   auto bad = [](const char* what) { return Status::Error(Status::Code::kInvalidArgument, what); };
   if (id == kNoNode) return bad("id must be non-zero");
@@ -51,7 +44,7 @@ Raft::Raft(const Config& config)
     : config_(config),
       id_(config.id),
       log_(config.storage, config.max_committed_size_per_ready),
-      rng_(config.seed ^ (config.id * 0x9e3779b97f4a7c15ull)) {
+      rng_(config.seed ^ (config.id * util::SplitMix64::kGamma)) {
   InitialState init = config.storage->GetInitialState();
   conf_state_ = init.conf_state;
   RefreshQuorum();

@@ -21,6 +21,7 @@
 #include "consensus/quorum.h"
 #include "consensus/raft_log.h"
 #include "consensus/types.h"
+#include "util/splitmix64.h"
 
 namespace phalanx::consensus {
 
@@ -43,18 +44,9 @@ struct ProposalPosition {
   uint64_t term = 0;
 };
 
-// A small deterministic generator (splitmix64): identical on every platform,
+// The election timer's generator: splitmix64, identical on every platform,
 // unlike the distributions of <random>.
-class DeterministicRandom {
- public:
-  explicit DeterministicRandom(uint64_t seed) : state_(seed) {}
-  uint64_t Next();
-  // Uniform-enough integer in [0, n).
-  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
-
- private:
-  uint64_t state_;
-};
+using DeterministicRandom = util::SplitMix64;
 
 class Raft {
  public:

@@ -1,10 +1,13 @@
 // Errors as values for the consensus core. No exceptions cross this module's edge.
+// The mechanism is util/status.h's; the codes are the Raft core's own (no I/O
+// codes: engine/storage translates its errors into these).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "util/status.h"
 
 namespace phalanx::consensus {
 
@@ -12,57 +15,48 @@ namespace phalanx::consensus {
 using NodeId = uint64_t;
 inline constexpr NodeId kNoNode = 0;
 
-class Status {
- public:
-  enum class Code : uint8_t {
-    kOk = 0,
-    kNotLeader,          // the call needs the leader; leader_hint() names it when known
-    kProposalDropped,    // leader is transferring leadership, the uncommitted log is full,
-                         // or a campaign would break a lease
-    kConfChangePending,  // a membership change is appended but not yet applied
-    kInvalidArgument,    // the request makes no sense for the current configuration
-    kCompacted,          // storage: the index lies before the first available entry
-    kUnavailable,        // storage: the index lies after the last available entry
-    kSnapshotTemporarilyUnavailable,  // storage: a snapshot is being made; retry later
-  };
+enum class StatusCode : uint8_t {
+  kOk = 0,
+  kNotLeader,          // the call needs the leader; leader_hint() names it when known
+  kProposalDropped,    // leader is transferring leadership, the uncommitted log is full,
+                       // or a campaign would break a lease
+  kConfChangePending,  // a membership change is appended but not yet applied
+  kInvalidArgument,    // the request makes no sense for the current configuration
+  kCompacted,          // storage: the index lies before the first available entry
+  kUnavailable,        // storage: the index lies after the last available entry
+  kSnapshotTemporarilyUnavailable,  // storage: a snapshot is being made; retry later
+};
 
-  Status() = default;
-  static Status Ok() { return Status(); }
-  static Status NotLeader(NodeId leader_hint) {
-    Status s(Code::kNotLeader, "not the leader");
-    s.leader_hint_ = leader_hint;
+// A status whose kNotLeader errors name the leader the answering node
+// believes in: util::StatusBase plus a leader hint. consensus::Status is one;
+// engine/transport's Status, with codes of its own, is another.
+template <typename Derived, typename CodeEnum>
+class LeaderHintStatus : public util::StatusBase<Derived, CodeEnum> {
+ public:
+  static Derived NotLeader(NodeId leader_hint, std::string message = "not the leader") {
+    Derived s = Derived::Error(CodeEnum::kNotLeader, std::move(message));
+    static_cast<LeaderHintStatus&>(s).leader_hint_ = leader_hint;
     return s;
   }
-  static Status Error(Code code, std::string message) { return Status(code, std::move(message)); }
-
-  bool ok() const { return code_ == Code::kOk; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
-  // For kNotLeader: the leader this node believes in, or kNoNode.
+  // For kNotLeader: the leader the answering node believes in, or kNoNode.
   NodeId leader_hint() const { return leader_hint_; }
-  std::string ToString() const;
+
+ protected:
+  LeaderHintStatus() = default;
 
  private:
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
-  Code code_ = Code::kOk;
-  std::string message_;
   NodeId leader_hint_ = kNoNode;
+};
+
+class Status : public LeaderHintStatus<Status, StatusCode> {
+ public:
+  Status() = default;
+  // "OK", or "<CodeName>[: <message>]".
+  std::string ToString() const;
 };
 
 // A value or the Status that explains its absence.
 template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T& value() & { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
-
- private:
-  std::variant<T, Status> v_;
-};
+using Result = util::Result<T, Status>;
 
 }  // namespace phalanx::consensus

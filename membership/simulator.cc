@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "membership/codec.h"
+#include "util/splitmix64.h"
 
 namespace phalanx::membership {
 
@@ -36,7 +37,7 @@ Config Simulator::ConfigFor(int i, uint64_t incarnation) const {
   c.meta = NodeMeta{nodes_[i].id, host + ":6379", host + ":7379", "sim"};
   c.address = nodes_[i].address;
   c.initial_incarnation = incarnation;
-  c.seed = options_.seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(i) * 7919 + restarts_;
+  c.seed = options_.seed * util::SplitMix64::kGamma + static_cast<uint64_t>(i) * 7919 + restarts_;
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "membership/codec.h"
+#include "util/fnv1a.h"
 
 namespace phalanx::membership {
 
@@ -12,14 +13,6 @@ namespace {
 
 bool IsLive(State s) {
   return s == State::kAlive || s == State::kSuspect;
-}
-
-// FNV-1a, to give members that share a seed different random streams.
-uint64_t HashId(const std::string& id) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : id)
-    h = (h ^ c) * 0x100000001b3ull;
-  return h;
 }
 
 Status CheckString(const std::string& s, const char* what, bool required) {
@@ -133,8 +126,9 @@ Result<std::unique_ptr<Swim>> Swim::Create(const Config& config) {
   return std::make_unique<Swim>(CreateKey{}, config);
 }
 
+// The id's hash gives members that share a seed different random streams.
 Swim::Swim(CreateKey, const Config& config)
-    : config_(config), rng_(config.seed ^ HashId(config.meta.id)) {
+    : config_(config), rng_(config.seed ^ util::Fnv1a64(config.meta.id)) {
   Node self;
   self.member = Member{config.meta, config.address, State::kAlive, config.initial_incarnation};
   nodes_.emplace(config.meta.id, std::move(self));

@@ -8,43 +8,21 @@
 #include <cstdint>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
+
+#include "util/status.h"
 
 namespace phalanx::membership {
 
 // ---- errors as values -------------------------------------------------------
 
-class Status {
- public:
-  Status() = default;
-  static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
-  bool ok() const { return message_.empty(); }
-  // Empty when ok; otherwise one line naming the problem.
-  const std::string& message() const { return message_; }
-
- private:
-  explicit Status(std::string message)
-      : message_(message.empty() ? std::string("error") : std::move(message)) {}
-  std::string message_;
-};
+// OK, or an error with a one-line message naming the problem (never empty).
+struct StatusTag {};
+using Status = util::MessageStatus<StatusTag>;
 
 // A value or the Status that explains its absence.
 template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T& value() & { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
-
- private:
-  std::variant<T, Status> v_;
-};
+using Result = util::Result<T, Status>;
 
 // ---- members ----------------------------------------------------------------
 

@@ -15,14 +15,15 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "phalanx/version.h"
 #include "resp/glob.h"
 #include "resp/util.h"
 
 namespace phalanx::resp {
 
-// The Redis version Phalanx's replies are modelled on (HELLO, INFO).
+// The Redis version Phalanx's replies are modelled on (HELLO, INFO). Phalanx's
+// own (INFO server's phalanx_version) is util::kPhalanxVersion, from CMake.
 inline constexpr std::string_view kRedisVersion = "7.0.15";
-inline constexpr std::string_view kPhalanxVersion = "0.1.0";
 
 namespace {
 
@@ -1594,7 +1595,7 @@ std::string CommandExecutor::Info(const std::vector<std::string>& args) const {
     num("hz", 10);
     num("configured_hz", 10);
     num("io_threads_active", 0);
-    line("phalanx_version", std::string(kPhalanxVersion));
+    line("phalanx_version", std::string(util::kPhalanxVersion));
     num("phalanx_event_loops", sh.threads);
   }
   if (want.count("clients")) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "resp/store.h"
+#include "util/status.h"
 
 namespace phalanx::resp {
 
@@ -60,21 +61,9 @@ struct ServerOptions {
   std::map<std::string, std::string> extra_config;
 };
 
-// Errors as values.
-class Status {
- public:
-  Status() = default;
-  static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
-  bool ok() const { return message_.empty(); }
-  const std::string& message() const { return message_; }
-
- private:
-  explicit Status(std::string m) : message_(std::move(m)) {
-    if (message_.empty()) message_ = "error";
-  }
-  std::string message_;
-};
+// Errors as values: OK, or an error with a one-line message (never empty).
+struct StatusTag {};
+using Status = util::MessageStatus<StatusTag>;
 
 class Server {
  public:

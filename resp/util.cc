@@ -10,39 +10,6 @@
 
 namespace phalanx::resp {
 
-bool StringToInt64(std::string_view s, int64_t* out) {
-  size_t n = s.size();
-  if (n == 0 || n >= 21) return false;
-  if (n == 1 && s[0] == '0') {
-    *out = 0;
-    return true;
-  }
-  size_t i = 0;
-  bool negative = false;
-  if (s[0] == '-') {
-    negative = true;
-    if (++i == n) return false;
-  }
-  if (s[i] < '1' || s[i] > '9') return false;
-  unsigned long long v = static_cast<unsigned long long>(s[i] - '0');
-  for (++i; i < n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    if (v > ULLONG_MAX / 10) return false;
-    v *= 10;
-    unsigned long long d = static_cast<unsigned long long>(s[i] - '0');
-    if (v > ULLONG_MAX - d) return false;
-    v += d;
-  }
-  if (negative) {
-    if (v > static_cast<unsigned long long>(LLONG_MAX) + 1) return false;
-    *out = static_cast<int64_t>(0 - v);
-  } else {
-    if (v > static_cast<unsigned long long>(LLONG_MAX)) return false;
-    *out = static_cast<int64_t>(v);
-  }
-  return true;
-}
-
 bool StringToInt64InRange(std::string_view s, int64_t min, int64_t max, int64_t* out) {
   int64_t v;
   if (!StringToInt64(s, &v) || v < min || v > max) return false;

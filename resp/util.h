@@ -6,11 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "util/string2ll.h"
+
 namespace phalanx::resp {
 
 // Redis's string2ll (util.c): strict base-10 int64 — no spaces, no '+', no
-// leading zeros, no "-0", at most 20 characters.
-bool StringToInt64(std::string_view s, int64_t* out);
+// leading zeros, no "-0", at most 20 characters. The one port is util's.
+using util::StringToInt64;
 
 // Redis's string2l-based getIntFromObject: StringToInt64 within [min, max].
 bool StringToInt64InRange(std::string_view s, int64_t min, int64_t max, int64_t* out);

@@ -18,11 +18,8 @@
 
 #include "engine/node/node.h"
 #include "engine/node/node_config.h"
+#include "phalanx/version.h"
 #include "resp/server.h"
-
-#ifndef PHALANX_VERSION
-#define PHALANX_VERSION "0.0.0"
-#endif
 
 namespace {
 
@@ -41,7 +38,7 @@ int main(int argc, char** argv) {
   // keeps every buffer of 1 MiB or more in its own mapping, returned on free.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{"phalanx: a replicated, linearizable key-value server that speaks Redis"};
-  app.set_version_flag("--version", std::string("phalanx ") + PHALANX_VERSION);
+  app.set_version_flag("--version", "phalanx " + std::string(phalanx::util::kPhalanxVersion));
   std::string config_path;
   app.add_option("-c,--config", config_path, "TOML configuration file (see conf/README.md)");
   try {
@@ -50,7 +47,7 @@ int main(int argc, char** argv) {
     std::printf("%s", app.help().c_str());
     return 0;
   } catch (const CLI::CallForVersion&) {
-    std::printf("phalanx %s\n", PHALANX_VERSION);
+    std::printf("phalanx %s\n", std::string(phalanx::util::kPhalanxVersion).c_str());
     return 0;
   } catch (const CLI::ParseError& e) {
     return Usage(e.what());

@@ -1,8 +1,6 @@
 #include "engine/node/node.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +12,8 @@
 #include "engine/node/apply_result_codec.h"
 #include "engine/node/command_translation.h"
 #include "membership/udp_driver.h"
+#include "util/fnv1a.h"
+#include "util/write_file_durably.h"
 
 namespace phalanx::node {
 
@@ -27,11 +27,7 @@ using consensus::Role;
 using storage::ApplyResult;
 
 NodeId RaftIdFor(const std::string& name) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
+  uint64_t h = util::Fnv1a64(name);
   return h == 0 ? 1 : h;
 }
 
@@ -52,41 +48,11 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-// Writes `text` to `path` atomically and durably: temp file, fsync, rename,
-// fsync of the directory.
+// WriteFileDurably with the node's error convention: false and *error set.
 bool WriteFileDurably(const std::string& path, const std::string& text, std::string* error) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *error = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    *error = tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::string dir = fs::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return true;
+  util::FileStatus st = util::WriteFileDurably(path, text);
+  if (!st.ok()) *error = st.message();
+  return st.ok();
 }
 
 std::optional<std::string> ReadFile(const std::string& path) {

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -229,42 +228,6 @@ Status DecodeCommand(std::string_view data, CommandView* out) {
   }
   if (!in.empty()) return Status::Corruption("command: trailing bytes");
   return Status::Ok();
-}
-
-bool ParseInt64Strict(std::string_view s, int64_t* out) {
-  // Mirrors Redis's string2ll (util.c) so INCR accepts and refuses exactly
-  // what Redis does.
-  size_t n = s.size();
-  if (n == 0 || n >= 21) return false;
-  if (n == 1 && s[0] == '0') {
-    *out = 0;
-    return true;
-  }
-  size_t i = 0;
-  bool negative = false;
-  if (s[0] == '-') {
-    negative = true;
-    if (++i == n) return false;
-  }
-  if (s[i] < '1' || s[i] > '9') return false;
-  unsigned long long v = static_cast<unsigned long long>(s[i] - '0');
-  ++i;
-  for (; i < n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    if (v > ULLONG_MAX / 10) return false;
-    v *= 10;
-    unsigned long long d = static_cast<unsigned long long>(s[i] - '0');
-    if (v > ULLONG_MAX - d) return false;
-    v += d;
-  }
-  if (negative) {
-    if (v > static_cast<unsigned long long>(LLONG_MAX) + 1) return false;
-    *out = static_cast<int64_t>(0 - v);
-  } else {
-    if (v > static_cast<unsigned long long>(LLONG_MAX)) return false;
-    *out = static_cast<int64_t>(v);
-  }
-  return true;
 }
 
 bool ParseLongDouble(std::string_view s, long double* out) {

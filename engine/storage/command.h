@@ -161,10 +161,6 @@ inline constexpr std::string_view kErrNotFloat = "ERR value is not a valid float
 inline constexpr std::string_view kErrNanOrInf = "ERR increment would produce NaN or Infinity";
 inline constexpr std::string_view kErrOffsetRange = "ERR offset is out of range";
 
-// Redis's string2ll: a strict base-10 int64 (no spaces, no '+', no leading
-// zeros, no "-0"). Exposed for the front end and tests.
-bool ParseInt64Strict(std::string_view s, int64_t* out);
-
 // Redis's string2ld: strtold over the whole string; refuses empty or overlong
 // (>= 5120 bytes) text, leading space, trailing bytes, NaN, and overflow or
 // underflow. "inf" is accepted (INCRBYFLOAT then reports NaN or Infinity).

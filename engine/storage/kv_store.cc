@@ -9,6 +9,7 @@
 #include "engine/storage/tables.h"
 #include "engine/storage/value.h"
 #include "engine/storage/wt_env.h"
+#include "util/string2ll.h"
 
 namespace phalanx::storage {
 
@@ -300,7 +301,7 @@ class KvStore::Applier {
     Status st = Lookup(key, &cur);
     if (!st.ok()) return st;
     int64_t v = 0;
-    if (cur.live && !ParseInt64Strict(cur.value, &v)) {
+    if (cur.live && !util::StringToInt64(cur.value, &v)) {
       return ApplyResult::Error(std::string(kErrNotInteger));
     }
     int64_t out;

@@ -1,8 +1,5 @@
 #include "engine/storage/store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -19,6 +16,7 @@
 #include "engine/storage/tables.h"
 #include "engine/storage/value.h"
 #include "engine/storage/wt_env.h"
+#include "util/write_file_durably.h"
 
 namespace phalanx::storage {
 
@@ -45,36 +43,6 @@ constexpr uint64_t kMaxPiecedRecord = uint64_t{1} << 30;
 constexpr const char* kRequiredFiles[] = {"WiredTiger",  "WiredTiger.wt", "WiredTiger.turtle",
                                           "raft_log.wt", "raft_state.wt", "snapshot_meta.wt",
                                           "kv_meta.wt"};
-
-std::string ErrnoText(int e) {
-  return std::strerror(e);
-}
-
-// Writes `text` to dir/name durably: temp file, fsync, rename, fsync dir.
-Status WriteFileDurably(const fs::path& dir, const std::string& name, const std::string& text) {
-  fs::path tmp = dir / (name + ".tmp");
-  fs::path dst = dir / name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("create " + tmp.string() + ": " + ErrnoText(errno));
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int e = errno;
-  if (n != static_cast<ssize_t>(text.size()) || ::fsync(fd) != 0) {
-    if (n == static_cast<ssize_t>(text.size())) e = errno;
-    ::close(fd);
-    return Status::IoError("write " + tmp.string() + ": " + ErrnoText(e));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), dst.c_str()) != 0) {
-    return Status::IoError("rename " + tmp.string() + ": " + ErrnoText(errno));
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::IoError("open " + dir.string() + ": " + ErrnoText(errno));
-  int r = ::fsync(dfd);
-  e = errno;
-  ::close(dfd);
-  if (r != 0) return Status::IoError("fsync " + dir.string() + ": " + ErrnoText(e));
-  return Status::Ok();
-}
 
 std::string WtConfig(const Options& o, bool create, bool read_only) {
   std::string c;
@@ -456,8 +424,9 @@ Status Store::Init(bool fresh, bool read_only, bool* needs_recovery) {
     if (r != 0) return env_->WtStatus(r, "create " + tables::KvUri(1));
     // Make the new tables durable before the marker says a store is here.
     if ((r = s->checkpoint(s, nullptr)) != 0) return env_->WtStatus(r, "checkpoint new store");
-    Status st = WriteFileDurably(options_.dir, kMarkerFile, kMarkerText);
-    if (!st.ok()) return st;
+    util::FileStatus written =
+        util::WriteFileDurably(fs::path(options_.dir) / kMarkerFile, kMarkerText);
+    if (!written.ok()) return Status::IoError(written.message());
   }
   Status st = kv_->Load(*lease.value());
   if (!st.ok()) return st;

@@ -38,8 +38,8 @@ std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string s = CodeName(code_);
   if (!message_.empty()) s += ": " + message_;
-  if (code_ == Code::kNotLeader && leader_hint_ != kNoNode) {
-    s += " (leader hint " + std::to_string(leader_hint_) + ")";
+  if (code_ == Code::kNotLeader && leader_hint() != kNoNode) {
+    s += " (leader hint " + std::to_string(leader_hint()) + ")";
   }
   return s;
 }

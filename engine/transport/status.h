@@ -11,52 +11,36 @@
 #include <utility>
 
 #include "consensus/status.h"
+#include "util/status.h"
 
 namespace phalanx::transport {
 
 using consensus::kNoNode;
 using consensus::NodeId;
 
-class Status {
+enum class StatusCode : uint8_t {
+  kOk = 0,
+  kInvalidArgument,   // the call makes no sense (unknown peer id, malformed data, bad address)
+  kUnavailable,       // the peer cannot be reached now, or the transport is not running
+  kRefused,           // the peer refused us: other cluster, unknown sender, wrong node
+  kNotLeader,         // the answering node is not the leader; leader_hint() names one if known
+  kProposalDropped,   // the leader did not append the proposal; safe to retry
+  kOutcomeUnknown,    // the proposal may or may not have been applied
+  kDeadlineExceeded,  // the deadline passed; for a proposal the outcome is unknown
+  kCancelled,         // the transport shut down or the call was cancelled
+  kAborted,           // the receiver gave up (its snapshot handler returned an error)
+  kCorruption,        // received data failed its integrity check
+  kBusy,              // a snapshot to this peer is already in flight
+  kInternal,          // a bug or an unexpected gRPC failure
+};
+
+// NotLeader(hint[, message]) and leader_hint() come from consensus's
+// LeaderHintStatus; the codes are the transport's own.
+class Status : public consensus::LeaderHintStatus<Status, StatusCode> {
  public:
-  enum class Code : uint8_t {
-    kOk = 0,
-    kInvalidArgument,   // the call makes no sense (unknown peer id, malformed data, bad address)
-    kUnavailable,       // the peer cannot be reached now, or the transport is not running
-    kRefused,           // the peer refused us: other cluster, unknown sender, wrong node
-    kNotLeader,         // the answering node is not the leader; leader_hint() names one if known
-    kProposalDropped,   // the leader did not append the proposal; safe to retry
-    kOutcomeUnknown,    // the proposal may or may not have been applied
-    kDeadlineExceeded,  // the deadline passed; for a proposal the outcome is unknown
-    kCancelled,         // the transport shut down or the call was cancelled
-    kAborted,           // the receiver gave up (its snapshot handler returned an error)
-    kCorruption,        // received data failed its integrity check
-    kBusy,              // a snapshot to this peer is already in flight
-    kInternal,          // a bug or an unexpected gRPC failure
-  };
-
   Status() = default;
-  static Status Ok() { return Status(); }
-  static Status Error(Code code, std::string message) { return Status(code, std::move(message)); }
-  static Status NotLeader(NodeId leader_hint, std::string message = "not the leader") {
-    Status s(Code::kNotLeader, std::move(message));
-    s.leader_hint_ = leader_hint;
-    return s;
-  }
-
-  bool ok() const { return code_ == Code::kOk; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
-  // For kNotLeader: the leader the answering node believes in, or kNoNode.
-  NodeId leader_hint() const { return leader_hint_; }
   // "OK", or "<CodeName>: <message>[ (leader hint N)]".
   std::string ToString() const;
-
- private:
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
-  Code code_ = Code::kOk;
-  std::string message_;
-  NodeId leader_hint_ = kNoNode;
 };
 
 // "OK", "InvalidArgument", ... for logs and tests.

@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -58,9 +59,11 @@ class ChaosCluster:
         self.c = pc.Cluster(n, tick_ms=50, election_ticks=10, request_timeout_ms=3000,
                             snapshot_entries=300, keep=keep)
         members = ["%s=127.0.0.1:%d" % (x.name, x.raft_port) for x in self.c.nodes]
+        raft = {"fault_injection": True}
+        for line in extra_raft:  # "key = value" TOML lines from --raft
+            raft.update(tomllib.loads(line))
         for x in self.c.nodes:
-            x.write_config(members, extra_raft="\n".join(["fault_injection = true"] +
-                                                         list(extra_raft)))
+            x.write_config(members, raft=raft)
         self.rng = rng
         self.paused = set()
         self.removed = set()  # names removed from the Raft configuration

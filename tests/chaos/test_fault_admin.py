@@ -26,7 +26,7 @@ class FaultAdmin(unittest.TestCase):
         if enabled:
             members = ["%s=127.0.0.1:%d" % (x.name, x.raft_port) for x in c.nodes]
             for x in c.nodes:
-                x.write_config(members, extra_raft="fault_injection = true")
+                x.write_config(members, raft={"fault_injection": True})
         c.start()
         return c, c.wait_ready()
 

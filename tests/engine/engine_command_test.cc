@@ -136,22 +136,5 @@ TEST(EngineCommand, RejectsMalformedInput) {
   EXPECT_EQ(DecodeCommand(del_none.Encode(), &v).code(), Status::Code::kCorruption);
 }
 
-TEST(EngineCommand, ParseInt64StrictMatchesRedis) {
-  int64_t v = 0;
-  EXPECT_TRUE(ParseInt64Strict("0", &v));
-  EXPECT_EQ(v, 0);
-  EXPECT_TRUE(ParseInt64Strict("-1", &v));
-  EXPECT_EQ(v, -1);
-  EXPECT_TRUE(ParseInt64Strict("9223372036854775807", &v));
-  EXPECT_EQ(v, INT64_MAX);
-  EXPECT_TRUE(ParseInt64Strict("-9223372036854775808", &v));
-  EXPECT_EQ(v, INT64_MIN);
-  for (const char* bad :
-       {"", "-", "-0", "01", "+1", " 1", "1 ", "1a", "9223372036854775808", "-9223372036854775809",
-        "18446744073709551616", "1.0", "0x10", "000000000000000000001"}) {
-    EXPECT_FALSE(ParseInt64Strict(bad, &v)) << bad;
-  }
-}
-
 }  // namespace
 }  // namespace phalanx::storage

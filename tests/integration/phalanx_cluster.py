@@ -3,6 +3,7 @@
 Used by the integration tests. Every process is started by this harness and
 stopped by its PID; ports are chosen free at run time; every wait is bounded.
 """
+import json
 import os
 import shutil
 import signal
@@ -36,6 +37,39 @@ def free_ports(n):
     return ports
 
 
+def toml_value(v):
+    """A TOML value for a str, int, bool or list of them."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a TOML basic string: the same escapes as JSON's
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TypeError("no TOML form for %r" % (v,))
+
+
+def node_toml(sections):
+    """The text of a node's TOML configuration: {section: {key: value}} in
+    order, one "[section]" and its "key = value" lines each (keys whose value
+    is None left out), the last line ending in a newline. The one way the
+    tests write a node's configuration (test_binary.py edits this text to
+    make bad ones)."""
+    lines = []
+    for name, keys in sections.items():
+        lines.append("[%s]" % name)
+        lines += ["%s = %s" % (k, toml_value(v)) for k, v in keys.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_node_config(path, sections):
+    """Writes node_toml(sections) to path."""
+    with open(path, "w") as f:
+        f.write(node_toml(sections))
+
+
 def binary():
     path = os.environ.get("PHALANX_BIN")
     if not path or not os.path.exists(path):
@@ -55,31 +89,31 @@ class Node:
         self.config_path = os.path.join(cluster.dir, name + ".toml")
         self.data_dir = os.path.join(cluster.dir, "data", name)
 
-    def write_config(self, initial_cluster, extra_raft=""):
-        members = ", ".join('"%s"' % m for m in initial_cluster)
+    def config(self, initial_cluster):
+        """The harness's configuration of this node, as node_toml() takes it."""
         c = self.cluster
-        with open(self.config_path, "w") as f:
-            f.write(f"""[node]
-id = "{self.name}"
-data_dir = "{self.data_dir}"
-log_level = "info"
+        return {
+            "node": {"id": self.name, "data_dir": self.data_dir, "log_level": "info"},
+            "resp": {"listen": "127.0.0.1:%d" % self.resp_port, "threads": 2},
+            "raft": {
+                "listen": "127.0.0.1:%d" % self.raft_port,
+                "initial_cluster": list(initial_cluster),
+                "tick_ms": c.tick_ms,
+                "election_ticks": c.election_ticks,
+                "request_timeout_ms": c.request_timeout_ms,
+                "snapshot_entries": c.snapshot_entries,
+            },
+            "membership": {"listen": "127.0.0.1:%d" % self.swim_port},
+        }
 
-[resp]
-listen = "127.0.0.1:{self.resp_port}"
-threads = 2
-
-[raft]
-listen = "127.0.0.1:{self.raft_port}"
-initial_cluster = [{members}]
-tick_ms = {c.tick_ms}
-election_ticks = {c.election_ticks}
-request_timeout_ms = {c.request_timeout_ms}
-snapshot_entries = {c.snapshot_entries}
-{extra_raft}
-
-[membership]
-listen = "127.0.0.1:{self.swim_port}"
-""")
+    def write_config(self, initial_cluster, **sections):
+        """Writes config() to config_path with `sections` merged over it, e.g.
+        write_config(members, raft={"fault_injection": True}); a key set to
+        None is left out (the node's default applies)."""
+        config = self.config(initial_cluster)
+        for name, keys in sections.items():
+            config.setdefault(name, {}).update(keys)
+        write_node_config(self.config_path, config)
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None

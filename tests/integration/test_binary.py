@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from phalanx_cluster import Cluster, binary, free_ports, retry  # noqa: E402
+from phalanx_cluster import Cluster, binary, free_ports, node_toml, retry  # noqa: E402
 
 
 def run(args, timeout=20):
@@ -52,11 +52,15 @@ class BadConfig(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="phalanx-cli-")
         self.data = os.path.join(self.dir, "data")
         resp, raft, swim = free_ports(3)
-        self.good = (f'[node]\nid = "n1"\ndata_dir = "{self.data}"\n'
-                     f'[resp]\nlisten = "127.0.0.1:{resp}"\n'
-                     f'[raft]\nlisten = "127.0.0.1:{raft}"\n'
-                     f'initial_cluster = ["n1=127.0.0.1:{raft}"]\n'
-                     f'[membership]\nlisten = "127.0.0.1:{swim}"\n')
+        # The bad configs below are edits of this text (its last section is
+        # [membership]; each header is followed by its keys).
+        self.good = node_toml({
+            "node": {"id": "n1", "data_dir": self.data},
+            "resp": {"listen": "127.0.0.1:%d" % resp},
+            "raft": {"listen": "127.0.0.1:%d" % raft,
+                     "initial_cluster": ["n1=127.0.0.1:%d" % raft]},
+            "membership": {"listen": "127.0.0.1:%d" % swim},
+        })
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)

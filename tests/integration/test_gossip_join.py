@@ -23,33 +23,12 @@ PERIOD_MS = 100  # SWIM period: detection within a few seconds
 
 
 def write_config(node, initial_cluster, seeds, max_voters, auto_remove=0, leave=False):
-    c = node.cluster
-    members = ", ".join('"%s"' % m for m in initial_cluster)
-    seed_list = ", ".join('"%s"' % s for s in seeds)
-    with open(node.config_path, "w") as f:
-        f.write(f"""[node]
-id = "{node.name}"
-data_dir = "{node.data_dir}"
-
-[resp]
-listen = "127.0.0.1:{node.resp_port}"
-threads = 1
-
-[raft]
-listen = "127.0.0.1:{node.raft_port}"
-initial_cluster = [{members}]
-tick_ms = {c.tick_ms}
-election_ticks = {c.election_ticks}
-request_timeout_ms = {c.request_timeout_ms}
-max_voters = {max_voters}
-
-[membership]
-listen = "127.0.0.1:{node.swim_port}"
-seeds = [{seed_list}]
-period_ms = {PERIOD_MS}
-auto_remove_dead_after = {auto_remove}
-leave_on_shutdown = {"true" if leave else "false"}
-""")
+    node.write_config(initial_cluster,
+                      resp={"threads": 1},
+                      raft={"max_voters": max_voters},
+                      membership={"seeds": list(seeds), "period_ms": PERIOD_MS,
+                                  "auto_remove_dead_after": auto_remove,
+                                  "leave_on_shutdown": leave})
 
 
 def section(node, name):
@@ -59,20 +38,21 @@ def section(node, name):
         return None
 
 
-def voters(node):
+def raft_ids(node, field):
+    """The sorted ids INFO raft lists in `field` ("voters", "learners")."""
     info = section(node, "raft")
     if not info:
         return None
-    v = info.get("voters")
+    v = info.get(field)
     return sorted(str(v).split(",")) if v else []
+
+
+def voters(node):
+    return raft_ids(node, "voters")
 
 
 def learners(node):
-    info = section(node, "raft")
-    if not info:
-        return None
-    v = info.get("learners")
-    return sorted(str(v).split(",")) if v else []
+    return raft_ids(node, "learners")
 
 
 def member_states(node):

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "membership/codec.h"
+#include "tests/support/test_util.h"
 
 namespace phalanx::membership {
 namespace {
@@ -37,12 +38,7 @@ UdpDriverOptions Options(const std::string& id, std::vector<std::string> seeds) 
 }
 
 bool WaitFor(const std::function<bool()>& done) {
-  auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
+  return test_support::Eventually(done, kWait, 10ms);
 }
 
 std::optional<State> StateIn(const UdpDriver& d, const std::string& id) {

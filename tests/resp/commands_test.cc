@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "phalanx/version.h"
 #include "resp/util.h"
 #include "tests/resp/memory_store.h"
 
@@ -518,6 +519,9 @@ TEST_F(RespCommands, InfoSections) {
     EXPECT_NE(info.find(section), std::string::npos) << section;
   }
   EXPECT_NE(info.find("redis_version:7.0.15\r\n"), std::string::npos);
+  // Phalanx's own version is the one CMake's project() declares.
+  EXPECT_NE(info.find("phalanx_version:" + std::string(util::kPhalanxVersion) + "\r\n"),
+            std::string::npos);
   EXPECT_NE(info.find("\r\n\r\n# Raft\r\nrole:leader\r\nnode_id:n1\r\n"), std::string::npos);
   std::string raft = Reply({"INFO", "RAFT"});
   EXPECT_EQ(raft.substr(raft.find("\r\n") + 2, 10), "# Raft\r\nro");

@@ -18,6 +18,7 @@
 #include "resp/server.h"
 #include "tests/resp/memory_store.h"
 #include "tests/resp/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace phalanx::resp {
 namespace {
@@ -26,17 +27,14 @@ using testing::MemoryStore;
 using testing::Multibulk;
 using testing::TestClient;
 
-// A redis-server child process; stopped (and reaped) by the destructor.
+// A redis-server child process in a temporary directory; stopped (and
+// reaped) by the destructor, which also removes the directory.
 class RedisProcess {
  public:
-  explicit RedisProcess(const std::string& requirepass) {
-    char tmpl[] = "/tmp/phalanx-resp-redis-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return;
-    dir_ = tmpl;
-    socket_ = dir_ + "/redis.sock";
+  explicit RedisProcess(const std::string& requirepass) : socket_(dir_.Sub("redis.sock")) {
     std::vector<std::string> args = {
-        REDIS_SERVER_BIN, "--port", "0",     "--unixsocket", socket_,     "--save",     "",
-        "--appendonly",   "no",     "--dir", dir_,           "--logfile", dir_ + "/log"};
+        REDIS_SERVER_BIN, "--port", "0",     "--unixsocket", socket_,     "--save",       "",
+        "--appendonly",   "no",     "--dir", dir_.path(),    "--logfile", dir_.Sub("log")};
     if (!requirepass.empty()) {
       args.push_back("--requirepass");
       args.push_back(requirepass);
@@ -53,47 +51,33 @@ class RedisProcess {
       _exit(127);
     }
     if (pid_ < 0) return;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      TestClient c(0, socket_);
-      if (c.connected()) {
-        c.Send("PING\r\n");
-        std::string r = c.ReadReplies(1, 1000);
-        if (r == "+PONG\r\n" || r.rfind("-NOAUTH", 0) == 0) {
-          ready_ = true;
-          return;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    ready_ = test_support::Eventually(
+        [&] {
+          TestClient c(0, socket_);
+          if (!c.connected()) return false;
+          c.Send("PING\r\n");
+          std::string r = c.ReadReplies(1, 1000);
+          return r == "+PONG\r\n" || r.rfind("-NOAUTH", 0) == 0;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(20));
   }
   ~RedisProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          kill(pid_, SIGKILL);
-          waitpid(pid_, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-    if (!dir_.empty()) {
-      unlink(socket_.c_str());
-      unlink((dir_ + "/log").c_str());
-      rmdir(dir_.c_str());
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status;
+    if (!test_support::Eventually([&] { return waitpid(pid_, &status, WNOHANG) != 0; },
+                                  std::chrono::seconds(5), std::chrono::milliseconds(10))) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
     }
   }
   bool ready() const { return ready_; }
   const std::string& socket() const { return socket_; }
 
  private:
-  pid_t pid_ = -1;
-  std::string dir_;
+  test_support::TempDir dir_{"phalanx-resp-redis"};  // removed after the server stopped
   std::string socket_;
+  pid_t pid_ = -1;
   bool ready_ = false;
 };
 

@@ -16,6 +16,7 @@
 
 #include "tests/resp/memory_store.h"
 #include "tests/resp/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace phalanx::resp {
 namespace {
@@ -41,16 +42,16 @@ class RespServer : public ::testing::Test {
 
   // Polls INFO until `field` reaches at least `want` (bounded).
   int64_t WaitInfoField(const std::string& field, int64_t want, int timeout_ms = 5000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     int64_t v = -1;
-    while (std::chrono::steady_clock::now() < deadline) {
-      TestClient c(port_);
-      std::string info = c.Reply({"INFO", "stats"});
-      size_t at = info.find(field + ":");
-      if (at != std::string::npos) v = std::stoll(info.substr(at + field.size() + 1));
-      if (v >= want) return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    test_support::Eventually(
+        [&] {
+          TestClient c(port_);
+          std::string info = c.Reply({"INFO", "stats"});
+          size_t at = info.find(field + ":");
+          if (at != std::string::npos) v = std::stoll(info.substr(at + field.size() + 1));
+          return v >= want;
+        },
+        std::chrono::milliseconds(timeout_ms), std::chrono::milliseconds(20));
     return v;
   }
 
@@ -268,12 +269,12 @@ TEST_F(RespServer, UnauthenticatedClientsGetASmallOutputLimit) {
   TestClient admin(port_);
   EXPECT_EQ(admin.Reply({"AUTH", "secret"}), "+OK\r\n");
   std::string info;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    info = admin.Reply({"INFO", "stats"});
-    if (info.find("client_output_buffer_limit_disconnections:0") == std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  test_support::Eventually(
+      [&] {
+        info = admin.Reply({"INFO", "stats"});
+        return info.find("client_output_buffer_limit_disconnections:0") == std::string::npos;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(20));
   EXPECT_EQ(info.find("client_output_buffer_limit_disconnections:0"), std::string::npos);
 }
 

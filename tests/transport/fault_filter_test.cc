@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/transport/transport.h"
+#include "tests/support/test_util.h"
 
 namespace phalanx::transport {
 namespace {
@@ -20,17 +21,9 @@ namespace {
 using consensus::Message;
 using consensus::MessageType;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 using Dir = FaultFilter::Direction;
 
-bool Eventually(const std::function<bool()>& pred, milliseconds timeout = milliseconds(5000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
+using test_support::Eventually;
 
 TEST(FaultFilter, EmptyDropsNothing) {
   FaultFilter f;

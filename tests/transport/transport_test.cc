@@ -31,6 +31,7 @@
 
 #include "engine/transport/peer_client.h"
 #include "proto/peer.grpc.pb.h"
+#include "tests/support/test_util.h"
 
 namespace phalanx::transport {
 namespace {
@@ -42,15 +43,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kWait{5000};  // upper bound of every wait; normally far less
 
-// Polls `pred` until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& pred, milliseconds timeout = kWait) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return pred();
-}
+using test_support::Eventually;  // its default timeout is kWait's 5 s
 
 // A port nobody listens on right now (bound, read back, closed).
 int FreePort() {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+
 namespace phalanx::consensus::sim {
 
 namespace {
