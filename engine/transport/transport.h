@@ -186,10 +186,12 @@ struct TransportOptions {
   // or its response. Beyond it: a Raft message (with the ~40 B batch
   // envelope) is dropped and reported (OnPeerUnreachable); a Propose fails
   // with kInvalidArgument; a snapshot transfer fails with kInvalidArgument.
-  // Must be the same on every node, > 1 KiB and < 2 GiB. It must exceed the
-  // largest append Raft builds: its entries (max entry size, or
-  // max_size_per_msg when larger) plus ~200 B per message and ~50 B per
-  // entry of framing.
+  // Must be the same on every node, in [1 KiB, 2 GiB - 1]. It must exceed the
+  // largest append Raft builds, framing included (~45 B per entry, ~130 B
+  // per message, the envelope): Raft packs entries up to max_size_per_msg
+  // (counting 24 B per entry), or sends one larger entry alone, so
+  //   max_entry_bytes + 2 * max_size_per_msg + 64 KiB
+  // is always enough.
   size_t max_message_bytes = 64u << 20;
 
   // Reconnect backoff of a peer's stream: initial, doubled per failure, capped.
