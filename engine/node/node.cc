@@ -210,7 +210,13 @@ void Node::MakeTransport() {
   constexpr uint64_t kFraming = 1 << 20;
   const uint64_t entry = config_.raft.max_entry_bytes + kFraming;
   to.max_message_bytes = std::max(entry, config_.resp.proto_max_bulk_len + kFraming);
-  to.max_queue_bytes = std::max<uint64_t>(to.max_queue_bytes, 4 * entry);
+  // The transport requires a queue to hold at least one largest message. What
+  // a follower's queue really holds is bounded tighter by the Raft core
+  // (max_inflight_bytes of appends, 2x the entry limit) and by the empty-queue
+  // rule; snapshots and forwarded requests do not use these queues. A
+  // forwarded batch is at most max_entry_bytes (see ProposeCommands), so the
+  // transport's own size refusal cannot be reached from here.
+  to.max_queue_bytes = std::max<uint64_t>({to.max_queue_bytes, 4 * entry, to.max_message_bytes});
   to.max_batch_bytes = std::min<uint64_t>(to.max_batch_bytes, entry);
   transport_ = std::make_unique<transport::Transport>(to, this);
 }

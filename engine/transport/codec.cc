@@ -224,12 +224,25 @@ Status FromProto(const pb::Message& in, consensus::Message* out) {
 }
 
 size_t ApproximateSize(const consensus::Message& m) {
-  size_t n = 64 + m.context.size();
+  // Worst cases of the wire form (every varint at its 10-byte maximum, every
+  // length prefix at 5 bytes), so the bound holds for any field values:
+  //   the message as a field of a MessageBatch: tag + length           6
+  //   eight uint64 fields and the type, tag + varint each             99
+  //   two bools, tag + value each                                      4
+  //   context: tag + length + bytes                                    6 + n
+  // and per entry: tag + length 6, term/index/type 33, data 6 + n;
+  // the snapshot: tag + length 6, metadata 6 + 22 + conf state 18 + 10 per
+  // id, data 6 + n.
+  constexpr size_t kMessage = 6 + 99 + 4 + 6;
+  constexpr size_t kEntry = 6 + 33 + 6;
+  constexpr size_t kSnapshot = 6 + 6 + 22 + 18 + 6;
+  size_t n = kMessage + m.context.size();
   for (const auto& e : m.entries)
-    n += e.ByteSize();
+    n += kEntry + e.data.size();
   if (m.snapshot.has_value()) {
-    n += m.snapshot->data.size() + 8 * (m.snapshot->metadata.conf_state.voters.size() +
-                                        m.snapshot->metadata.conf_state.learners.size());
+    n += kSnapshot + m.snapshot->data.size() +
+         10 * (m.snapshot->metadata.conf_state.voters.size() +
+               m.snapshot->metadata.conf_state.learners.size());
   }
   return n;
 }

@@ -31,8 +31,11 @@ void FromProto(const pb::ConfState& in, consensus::ConfState* out);
 void ToProto(const consensus::SnapshotMetadata& in, pb::SnapshotMetadata* out);
 void FromProto(const pb::SnapshotMetadata& in, consensus::SnapshotMetadata* out);
 
-// Approximate encoded size of a message, for queue and batch limits. Cheap:
-// no encoding is done.
+// An upper bound of the encoded size of `m` as one element of a MessageBatch
+// (its tag and length prefix included), for the queue, batch and message
+// limits: a batch whose elements' bounds plus its envelope fit in N bytes is
+// at most N bytes on the wire. Exceeds the exact size by at most ~160 bytes
+// plus ~40 per entry. Cheap: no encoding is done.
 size_t ApproximateSize(const consensus::Message& m);
 
 }  // namespace phalanx::transport

@@ -211,8 +211,17 @@ void CallTracker::CancelAllAndWait() {
   cv_.wait(lock, [&] { return calls_.empty(); });
 }
 
+Status CheckRequestSize(size_t bytes, size_t max_message_bytes) {
+  if (bytes <= max_message_bytes) return Status::Ok();
+  return Status::Error(Status::Code::kInvalidArgument,
+                       "request of " + std::to_string(bytes) +
+                           " bytes exceeds the transport's max_message_bytes (" +
+                           std::to_string(max_message_bytes) + ")");
+}
+
 Status StartPropose(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& envelope,
                     std::vector<std::string> commands, std::chrono::milliseconds timeout,
+                    size_t max_message_bytes, Dispatcher* dispatcher,
                     const std::shared_ptr<CallTracker>& tracker, ProposeCallback done) {
   using Call = UnaryCall<pb::ProposeRequest, pb::ProposeResponse, ProposeCallback>;
   auto call = std::make_shared<Call>();
@@ -222,6 +231,18 @@ Status StartPropose(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& en
   *call->req.mutable_envelope() = envelope;
   for (auto& c : commands)
     call->req.add_commands(std::move(c));
+  Status size = CheckRequestSize(call->req.ByteSizeLong(), max_message_bytes);
+  if (!size.ok()) {
+    // gRPC would refuse it too, but with a less helpful status; the callback
+    // still must not run inside this call.
+    ProposeCallback cb = std::move(call->done);
+    call.reset();  // the request's memory goes now
+    auto run = std::make_shared<ProposeCallback>(std::move(cb));
+    if (!dispatcher->Post([run, size] { (*run)(ProposeResult{size, {}}); })) {
+      return Status::Error(Status::Code::kCancelled, "transport is shutting down");
+    }
+    return Status::Ok();
+  }
   call->ctx.set_deadline(DeadlineAfter(timeout));
   if (!tracker->Begin(&call->ctx)) {
     return Status::Error(Status::Code::kCancelled, "transport is shutting down");
@@ -258,11 +279,14 @@ Status StartReadIndex(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& 
 }
 
 ProposeResult ProposeSync(pb::Peer::Stub* stub, const pb::Envelope& envelope,
-                          std::vector<std::string> commands, std::chrono::milliseconds timeout) {
+                          std::vector<std::string> commands, std::chrono::milliseconds timeout,
+                          size_t max_message_bytes) {
   pb::ProposeRequest req;
   *req.mutable_envelope() = envelope;
   for (auto& c : commands)
     req.add_commands(std::move(c));
+  Status size = CheckRequestSize(req.ByteSizeLong(), max_message_bytes);
+  if (!size.ok()) return ProposeResult{size, {}};
   pb::ProposeResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineAfter(timeout));

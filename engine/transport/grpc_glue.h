@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/transport/dispatcher.h"
 #include "engine/transport/status.h"
 #include "engine/transport/transport.h"
 #include "proto/peer.grpc.pb.h"
@@ -71,16 +72,24 @@ class CallTracker {
 };
 
 // Forwarded requests over `stub`. The async forms follow the callback rule of
-// transport.h: a non-OK return (tracker closed → kCancelled) means `done` is
-// never called. The stub is kept alive until the call ends.
+// transport.h: a non-OK return (tracker or dispatcher closed → kCancelled)
+// means `done` is never called. The stub is kept alive until the call ends.
+// A Propose request larger than `max_message_bytes` is not sent: `done` (or
+// the result) gets kInvalidArgument, through `dispatcher` for the async form.
 Status StartPropose(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& envelope,
                     std::vector<std::string> commands, std::chrono::milliseconds timeout,
+                    size_t max_message_bytes, Dispatcher* dispatcher,
                     const std::shared_ptr<CallTracker>& tracker, ProposeCallback done);
 Status StartReadIndex(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& envelope,
                       std::chrono::milliseconds timeout,
                       const std::shared_ptr<CallTracker>& tracker, ReadIndexCallback done);
 ProposeResult ProposeSync(pb::Peer::Stub* stub, const pb::Envelope& envelope,
-                          std::vector<std::string> commands, std::chrono::milliseconds timeout);
+                          std::vector<std::string> commands, std::chrono::milliseconds timeout,
+                          size_t max_message_bytes);
+
+// kInvalidArgument "request of N bytes exceeds the transport's
+// max_message_bytes (M)" when `bytes` > `max_message_bytes`, else OK.
+Status CheckRequestSize(size_t bytes, size_t max_message_bytes);
 ReadIndexResult ReadIndexSync(pb::Peer::Stub* stub, const pb::Envelope& envelope,
                               std::chrono::milliseconds timeout);
 

@@ -17,12 +17,16 @@ class PeerClient::Impl {
     s.max_message_bytes = options_.max_message_bytes;
     stub_ = pb::Peer::NewStub(internal::MakeChannel(address, s));
   }
-  ~Impl() { tracker_->CancelAllAndWait(); }
+  ~Impl() {
+    tracker_->CancelAllAndWait();
+    dispatcher_.Close();
+  }
 
   const PeerClientOptions options_;
   const pb::Envelope envelope_;
   const std::shared_ptr<internal::CallTracker> tracker_;
   std::shared_ptr<pb::Peer::Stub> stub_;
+  internal::Dispatcher dispatcher_;  // callbacks of calls failed before sending
 };
 
 std::unique_ptr<PeerClient> PeerClient::Connect(const std::string& address,
@@ -37,7 +41,8 @@ PeerClient::~PeerClient() = default;
 
 ProposeResult PeerClient::Propose(std::vector<std::string> commands,
                                   std::chrono::milliseconds timeout) {
-  return internal::ProposeSync(impl_->stub_.get(), impl_->envelope_, std::move(commands), timeout);
+  return internal::ProposeSync(impl_->stub_.get(), impl_->envelope_, std::move(commands), timeout,
+                               impl_->options_.max_message_bytes);
 }
 
 ReadIndexResult PeerClient::ReadIndex(std::chrono::milliseconds timeout) {
@@ -47,6 +52,7 @@ ReadIndexResult PeerClient::ReadIndex(std::chrono::milliseconds timeout) {
 Status PeerClient::ProposeAsync(std::vector<std::string> commands,
                                 std::chrono::milliseconds timeout, ProposeCallback done) {
   return internal::StartPropose(impl_->stub_, impl_->envelope_, std::move(commands), timeout,
+                                impl_->options_.max_message_bytes, &impl_->dispatcher_,
                                 impl_->tracker_, std::move(done));
 }
 

@@ -29,7 +29,9 @@ struct PeerClientOptions {
   // The node id expected at the address; kNoNode: whoever listens there. A
   // different node refuses the call (kRefused).
   NodeId target_id = kNoNode;
-  size_t max_message_bytes = 256u << 20;
+  // Largest request sent or response accepted; as TransportOptions's. A
+  // larger Propose fails with kInvalidArgument without being sent.
+  size_t max_message_bytes = 64u << 20;
 };
 
 class PeerClient {

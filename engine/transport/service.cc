@@ -307,19 +307,32 @@ grpc::ServerUnaryReactor* PeerService::Propose(grpc::CallbackServerContext* ctx,
   }
   std::vector<std::string> commands(req->commands().begin(), req->commands().end());
   std::shared_ptr<PendingCalls> registry = pending_;
-  config_.handler->OnPropose(req->envelope().from(), std::move(commands),
-                             [call, registry, resp](ProposeResult r) {
-                               call->Finish(grpc::Status::OK, [&] {
-                                 resp->set_code(ToRequestCode(r.status.code()));
-                                 resp->set_message(r.status.message());
-                                 resp->set_leader_hint(r.status.leader_hint());
-                                 if (r.status.ok()) {
-                                   for (auto& x : r.results)
-                                     resp->add_results(std::move(x));
-                                 }
-                               });
-                               registry->Remove(call.get());
-                             });
+  const size_t max_bytes = config_.max_message_bytes;
+  config_.handler->OnPropose(
+      req->envelope().from(), std::move(commands),
+      [call, registry, resp, max_bytes](ProposeResult r) {
+        call->Finish(grpc::Status::OK, [&] {
+          resp->set_code(ToRequestCode(r.status.code()));
+          resp->set_message(r.status.message());
+          resp->set_leader_hint(r.status.leader_hint());
+          if (r.status.ok()) {
+            for (auto& x : r.results)
+              resp->add_results(std::move(x));
+          }
+          if (resp->ByteSizeLong() > max_bytes) {
+            // gRPC would fail the call (RESOURCE_EXHAUSTED), which the caller
+            // would take for a refused request; say what happened instead.
+            const size_t bytes = resp->ByteSizeLong();
+            resp->Clear();
+            resp->set_code(pb::REQUEST_INTERNAL);
+            resp->set_message(fmt::format(
+                "the commands were applied, but their results ({} bytes) exceed the transport's "
+                "max_message_bytes ({})",
+                bytes, max_bytes));
+          }
+        });
+        registry->Remove(call.get());
+      });
   return reactor;
 }
 

@@ -31,9 +31,10 @@ class PeerService final : public pb::Peer::WithCallbackMethod_Propose<
     NodeId self = kNoNode;
     bool accept_external_clients = true;
     Handler* handler = nullptr;
-    std::function<bool(NodeId)> is_peer;  // thread-safe
-    spdlog::logger* logger = nullptr;     // outlives the service
-    LogLimiter* limiter = nullptr;        // outlives the service
+    std::function<bool(NodeId)> is_peer;   // thread-safe
+    spdlog::logger* logger = nullptr;      // outlives the service
+    LogLimiter* limiter = nullptr;         // outlives the service
+    size_t max_message_bytes = 64u << 20;  // the largest response sent
   };
 
   explicit PeerService(Config config);

@@ -1,5 +1,6 @@
 #include "engine/transport/snapshot_sender.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -111,10 +112,23 @@ Status SnapshotSender::Transfer(uint64_t* bytes, uint64_t* chunks) {
       writer->WritesDone();
       return FromGrpc(writer->Finish());
     }
-    crc = Crc32cExtend(crc, chunk);
-    *bytes += chunk.size();
-    *chunks += 1;
     frame.set_data(std::move(chunk));
+    if (frame.ByteSizeLong() > config_.max_message_bytes) {
+      // gRPC would fail the call, and a retry would fail the same way: the
+      // source must produce smaller chunks.
+      const size_t size = frame.data().size();
+      const size_t frame_bytes = frame.ByteSizeLong();
+      ctx_.TryCancel();
+      writer->Finish();
+      return Status::Error(
+          Status::Code::kInvalidArgument,
+          fmt::format("snapshot chunk of {} bytes (a frame of {} bytes) exceeds the transport's "
+                      "max_message_bytes ({}); the snapshot source must produce smaller chunks",
+                      size, frame_bytes, config_.max_message_bytes));
+    }
+    crc = Crc32cExtend(crc, frame.data());
+    *bytes += frame.data().size();
+    *chunks += 1;
     if (!writer->Write(frame)) return call_failed();
     chunk = std::move(*frame.mutable_data());  // reuse the buffer
   }

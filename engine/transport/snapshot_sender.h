@@ -27,7 +27,8 @@ class SnapshotSender {
     NodeId self = kNoNode;
     std::string address;  // for log lines
     std::shared_ptr<pb::Peer::Stub> stub;
-    spdlog::logger* logger = nullptr;  // outlives the sender
+    spdlog::logger* logger = nullptr;      // outlives the sender
+    size_t max_message_bytes = 64u << 20;  // a larger frame ends the transfer (kInvalidArgument)
   };
 
   SnapshotSender(Config config, consensus::Message msg, std::unique_ptr<SnapshotSource> source,

@@ -1,14 +1,17 @@
 #include "engine/transport/transport.h"
 
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <climits>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 #include <utility>
 
+#include "engine/transport/dispatcher.h"
 #include "engine/transport/grpc_glue.h"
 #include "engine/transport/log_limiter.h"
 #include "engine/transport/peer_sender.h"
@@ -23,12 +26,17 @@ using internal::SnapshotSender;
 
 namespace {
 
+constexpr size_t kMinMessageBytes = 1024;
+
 // Everything the transport keeps for one peer.
 struct Peer {
   NodeId id = kNoNode;
   std::string address;
-  std::shared_ptr<grpc::Channel> channel;  // Raft stream and forwarded requests
-  std::shared_ptr<pb::Peer::Stub> stub;
+  // Three connections per peer, so that bulk never delays control traffic:
+  // the control lane's Raft stream and ReadIndex; the bulk lane's Raft stream
+  // and Propose (a forwarded write may be large); snapshots (made on first use).
+  std::shared_ptr<pb::Peer::Stub> control_stub;
+  std::shared_ptr<pb::Peer::Stub> bulk_stub;
   std::unique_ptr<PeerSender> sender;
 
   std::mutex snapshot_mu;
@@ -125,6 +133,7 @@ class Transport::Impl {
     };
     sc.logger = logger_.get();
     sc.limiter = &limiter_;
+    sc.max_message_bytes = options_.max_message_bytes;
     service_ = std::make_unique<internal::PeerService>(std::move(sc));
 
     grpc::ServerBuilder builder;
@@ -277,6 +286,7 @@ class Transport::Impl {
       c.address = peer->address;
       c.stub = peer->snapshot_stub;
       c.logger = logger_.get();
+      c.max_message_bytes = options_.max_message_bytes;
       peer->snapshot = std::make_unique<SnapshotSender>(std::move(c), std::move(msg),
                                                         std::move(source), std::move(done));
       peer->snapshot->Start();
@@ -294,9 +304,10 @@ class Transport::Impl {
       return Status::Error(Status::Code::kUnavailable,
                            "node " + std::to_string(to) + " is not a known peer");
     }
-    return internal::StartPropose(peer->stub,
+    return internal::StartPropose(peer->bulk_stub,
                                   internal::MakeEnvelope(options_.cluster_id, options_.node_id, to),
-                                  std::move(commands), timeout, calls_, std::move(done));
+                                  std::move(commands), timeout, options_.max_message_bytes,
+                                  &dispatcher_, calls_, std::move(done));
   }
 
   Status ReadIndex(NodeId to, std::chrono::milliseconds timeout, ReadIndexCallback done) {
@@ -307,8 +318,8 @@ class Transport::Impl {
                            "node " + std::to_string(to) + " is not a known peer");
     }
     return internal::StartReadIndex(
-        peer->stub, internal::MakeEnvelope(options_.cluster_id, options_.node_id, to), timeout,
-        calls_, std::move(done));
+        peer->control_stub, internal::MakeEnvelope(options_.cluster_id, options_.node_id, to),
+        timeout, calls_, std::move(done));
   }
 
   PeerStats Stats(NodeId id) const {
@@ -343,6 +354,8 @@ class Transport::Impl {
     for (auto& [id, peer] : peers)
       peer->Stop();
     calls_->CancelAllAndWait();
+    // Last: runs the drop notices and failed-call callbacks still queued.
+    dispatcher_.Close();
   }
 
   FaultFilter& faults() { return faults_; }
@@ -370,6 +383,26 @@ class Transport::Impl {
         options_.max_batch_bytes == 0 || options_.max_message_bytes == 0) {
       return Status::Error(Status::Code::kInvalidArgument, "queue and batch limits must be > 0");
     }
+    // gRPC takes the limit as an int; below 1 KiB not even a heartbeat with
+    // its envelope is sure to fit.
+    if (options_.max_message_bytes < kMinMessageBytes ||
+        options_.max_message_bytes > static_cast<size_t>(INT_MAX)) {
+      return Status::Error(Status::Code::kInvalidArgument,
+                           fmt::format("max_message_bytes ({}) must be in [{}, {}]",
+                                       options_.max_message_bytes, kMinMessageBytes, INT_MAX));
+    }
+    // Otherwise a message the queue must admit could never fit it, or a batch
+    // could exceed what gRPC lets through.
+    if (options_.max_queue_bytes < options_.max_message_bytes) {
+      return Status::Error(Status::Code::kInvalidArgument,
+                           fmt::format("max_queue_bytes ({}) must be >= max_message_bytes ({})",
+                                       options_.max_queue_bytes, options_.max_message_bytes));
+    }
+    if (options_.max_batch_bytes > options_.max_message_bytes) {
+      return Status::Error(Status::Code::kInvalidArgument,
+                           fmt::format("max_batch_bytes ({}) must be <= max_message_bytes ({})",
+                                       options_.max_batch_bytes, options_.max_message_bytes));
+    }
     if (options_.initial_backoff.count() <= 0 || options_.max_backoff < options_.initial_backoff) {
       return Status::Error(Status::Code::kInvalidArgument,
                            "need 0 < initial_backoff <= max_backoff");
@@ -381,18 +414,20 @@ class Transport::Impl {
     auto peer = std::make_shared<Peer>();
     peer->id = id;
     peer->address = address;
-    peer->channel = internal::MakeChannel(address, settings_);
-    peer->stub = pb::Peer::NewStub(peer->channel);
+    peer->control_stub = pb::Peer::NewStub(internal::MakeChannel(address, settings_));
+    peer->bulk_stub = pb::Peer::NewStub(internal::MakeChannel(address, settings_));
     PeerSender::Config c;
     c.self = options_.node_id;
     c.peer = id;
     c.cluster_id = options_.cluster_id;
     c.address = address;
-    c.stub = peer->stub;
+    c.control_stub = peer->control_stub;
+    c.bulk_stub = peer->bulk_stub;
     c.options = &options_;
     c.logger = logger_.get();
     c.limiter = &limiter_;
     c.handler = handler_;
+    c.dispatcher = &dispatcher_;
     peer->sender = std::make_unique<PeerSender>(std::move(c));
     peer->sender->Start();
     return peer;
@@ -412,6 +447,7 @@ class Transport::Impl {
   internal::LogLimiter limiter_;
   const internal::ChannelSettings settings_;
   const std::shared_ptr<internal::CallTracker> calls_;
+  internal::Dispatcher dispatcher_;  // drop notices, calls failed before sending
 
   std::mutex lifecycle_mu_;  // Start and Shutdown
   bool started_ = false;

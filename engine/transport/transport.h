@@ -57,8 +57,10 @@ class SnapshotSource {
   // Fills *chunk (cleared by the caller) with the next piece of the snapshot.
   // An empty *chunk means the end: no more data follows. A non-OK Status
   // aborts the transfer; the peer discards what it received. Chunks of
-  // 64 KiB..1 MiB suit gRPC well; a chunk must stay below
-  // TransportOptions::max_message_bytes.
+  // 64 KiB..1 MiB suit gRPC well. A chunk whose frame (the chunk plus ~30
+  // bytes of framing) exceeds TransportOptions::max_message_bytes ends the
+  // transfer: the callback gets kInvalidArgument saying so, and nothing more
+  // is sent or retried by the transport.
   virtual Status Next(std::string* chunk) = 0;
 };
 
@@ -110,10 +112,13 @@ class Handler {
   virtual ~Handler() = default;
 
   // A batch of Raft messages from peer `from`, in the order it sent them. Every
-  // message has m.from == from and m.to == this node. The batches of one
-  // stream arrive one at a time, in order; while the handler runs, that
-  // stream reads nothing more. (Just after a peer reconnects, a batch from its
-  // old stream may still arrive concurrently; Raft tolerates reordering.)
+  // message has m.from == from and m.to == this node. A peer sends on two
+  // streams (control and bulk, see Transport::Send), so two calls for the
+  // same `from` may run concurrently, and a control message may arrive before
+  // a bulk message sent earlier. The batches of one stream arrive one at a
+  // time, in order; while the handler runs, that stream reads nothing more.
+  // (Just after a peer reconnects, a batch from its old stream may still
+  // arrive concurrently; Raft tolerates reordering.)
   virtual void OnMessages(NodeId from, std::vector<consensus::Message> msgs) = 0;
 
   // Peer `from` starts streaming a snapshot; `msg` is its kSnap message, with
@@ -133,9 +138,18 @@ class Handler {
   // A follower asks for a read index. Call `done` exactly once, as OnPropose.
   virtual void OnReadIndex(NodeId from, ReadIndexCallback done) = 0;
 
-  // The stream to `peer` failed (connection refused or lost, the peer refused
-  // us, a keepalive timed out). Tell Raft (ReportUnreachable). Called once per
-  // failed attempt, from that peer's sender thread.
+  // Messages to `peer` were lost: tell Raft (ReportUnreachable), so a leader
+  // stops assuming its appends arrived and probes again from the follower's
+  // match. Called from a transport thread, never inside Send:
+  //   - when a stream to `peer` failed (connection refused or lost, the peer
+  //     refused us, a keepalive timed out): once per failed attempt, from
+  //     that stream's sender thread; what it had queued is dropped;
+  //   - when Send dropped messages to `peer` (its queue was full, or a message
+  //     exceeded max_message_bytes): from the transport's dispatcher thread,
+  //     coalesced — while one such call is pending, further drops fold into
+  //     it — and every drop is followed by a call that starts after it.
+  // Messages to unknown peers, to removed peers and during Shutdown are
+  // dropped without this call.
   virtual void OnPeerUnreachable(NodeId peer) = 0;
 };
 
@@ -153,15 +167,32 @@ struct TransportOptions {
   // interval per peer and reason, with a count of the lines swallowed.
   std::chrono::milliseconds log_interval{10000};
 
-  // Per-peer send queue. Send() drops messages that do not fit.
+  // Send queues: one per peer and lane (control, bulk). A queue admits a
+  // message when nothing is waiting in it (whatever its size, up to
+  // max_message_bytes), or else when the count stays <= max_queue_messages
+  // and the bytes queued plus the bytes of the batch being written stay <=
+  // max_queue_bytes; Send() drops what is not admitted. So a queue holds at
+  // most max_queue_bytes + max_message_bytes. Sizes are upper bounds of the
+  // encoded size (codec.h ApproximateSize). Start() requires
+  // max_queue_bytes >= max_message_bytes.
   size_t max_queue_messages = 4096;
   size_t max_queue_bytes = 64u << 20;
-  // One batch on the Raft stream holds at most this much (one message always fits).
+  // One batch on a Raft stream holds at most this much (one message always
+  // fits). Start() requires max_batch_bytes <= max_message_bytes.
   size_t max_batch_messages = 1024;
   size_t max_batch_bytes = 4u << 20;
-  // Largest gRPC message sent or accepted (a batch, a snapshot chunk, a
-  // forwarded request). A single Raft message larger than this is dropped.
-  size_t max_message_bytes = 256u << 20;
+  // Largest gRPC message sent or accepted, on every channel and the server
+  // alike: a batch with its envelope, a snapshot frame, a forwarded request
+  // or its response. Beyond it: a Raft message (with the ~40 B batch
+  // envelope) is dropped and reported (OnPeerUnreachable); a Propose fails
+  // with kInvalidArgument; a snapshot transfer fails with kInvalidArgument.
+  // Must be the same on every node, in [1 KiB, 2 GiB - 1]. It must exceed the
+  // largest append Raft builds, framing included (~45 B per entry, ~130 B
+  // per message, the envelope): Raft packs entries up to max_size_per_msg
+  // (counting 24 B per entry), or sends one larger entry alone, so
+  //   max_entry_bytes + 2 * max_size_per_msg + 64 KiB
+  // is always enough.
+  size_t max_message_bytes = 64u << 20;
 
   // Reconnect backoff of a peer's stream: initial, doubled per failure, capped.
   // A stream that stayed up longer than max_backoff starts over at initial.
@@ -182,12 +213,15 @@ struct TransportOptions {
 
 // Per-peer counters, for INFO and tests.
 struct PeerStats {
-  size_t queued_messages = 0;  // waiting in the send queue now
+  size_t queued_messages = 0;  // waiting in the send queues now (both lanes)
+  size_t queued_bytes = 0;     // their size bounds (ApproximateSize)
   uint64_t sent_messages = 0;  // written to a stream (not necessarily delivered)
   uint64_t sent_batches = 0;
   uint64_t dropped_messages = 0;  // queue full, stream failed, or too large
   uint64_t stream_failures = 0;   // failed connection attempts and broken streams
-  bool connected = false;         // the peer admitted our stream and the last write succeeded
+  // The peer admitted a stream of ours, its last write succeeded, and neither
+  // lane's last attempt failed (the bulk lane connects on first use).
+  bool connected = false;
 };
 
 class Transport {
@@ -200,7 +234,10 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Starts serving on `listen_address` ("127.0.0.1:7379"; port 0 picks a
-  // free port). Errors: kInvalidArgument (bad options, already started),
+  // free port). Errors: kInvalidArgument (bad options — no cluster id or node
+  // id, a zero limit, max_queue_bytes < max_message_bytes, max_batch_bytes >
+  // max_message_bytes, max_message_bytes out of range, bad backoff — or
+  // already started),
   // kUnavailable (cannot listen: address in use, bad host). Not thread-safe
   // with itself; call once, before the other calls.
   Status Start(const std::string& listen_address);
@@ -222,11 +259,30 @@ class Transport {
   void RemovePeer(NodeId id);
 
   // Queues each message for its m.to and returns at once: never blocks on the
-  // network. Messages to unknown peers, and messages that do not fit in their
-  // peer's queue, are dropped (Raft retries); drops are counted in PeerStats
-  // and logged rate-limited. Order between two messages to the same peer is
-  // kept. A kSnap message given here travels inline with its snapshot->data;
-  // use SendSnapshot for anything large. Thread-safe.
+  // network. Messages to unknown peers, and messages their peer's queue does
+  // not admit (see TransportOptions), are dropped; drops are counted in
+  // PeerStats, logged rate-limited, and reported to the handler
+  // (OnPeerUnreachable, from another thread) so that Raft resends.
+  //
+  // Two lanes per peer, each its own stream, thread and connection:
+  //   bulk:    messages with entries or snapshot data, and empty appends
+  //            (kApp without entries) while bulk messages to that peer are
+  //            queued or being written;
+  //   control: everything else — heartbeats and their responses, votes and
+  //            pre-votes, append responses, ReadIndex messages, TimeoutNow,
+  //            empty appends while the bulk lane is idle.
+  // So bulk data never delays control traffic: a heartbeat does not wait
+  // behind a large append, not even one being written. Order is kept within
+  // a lane, not between lanes. Raft tolerates that: a heartbeat's commit is
+  // min(follower's match, commit), which the follower holds whatever is still
+  // in flight; votes, pre-votes and responses are judged by their term and
+  // index and are idempotent; a stale or early response is ignored or causes
+  // at most a probe. Empty appends follow pending bulk messages because one
+  // that overtook them would be rejected (it names the last index sent) and
+  // the leader would resend all of them.
+  //
+  // A kSnap message given here travels inline with its snapshot->data; use
+  // SendSnapshot for anything large. Thread-safe.
   void Send(std::vector<consensus::Message> msgs);
 
   // Streams a snapshot to msg.to on its own call: first msg (a kSnap message
@@ -247,7 +303,12 @@ class Transport {
   // `timeout` passes first; kUnavailable when the peer cannot be reached or
   // the connection breaks; kRefused; kCancelled at Shutdown. gRPC cannot tell
   // whether a failed call reached the peer, so after any transport failure a
-  // forwarded write's outcome is unknown. Errors (done not called):
+  // forwarded write's outcome is unknown. A request larger than
+  // max_message_bytes is not sent: `done` gets kInvalidArgument "request of N
+  // bytes exceeds the transport's max_message_bytes (M)" at once (on a
+  // transport thread; the commands were not proposed). A response the leader
+  // cannot send within max_message_bytes comes back as kInternal (the commands
+  // were applied; their results are lost). Errors (done not called):
   // kUnavailable (unknown peer, shut down). Thread-safe.
   Status Propose(NodeId to, std::vector<std::string> commands, std::chrono::milliseconds timeout,
                  ProposeCallback done);

@@ -10,6 +10,7 @@
 
 #include "engine/transport/crc32c.h"
 #include "engine/transport/log_limiter.h"
+#include "proto/peer.pb.h"
 
 namespace phalanx::transport {
 namespace {
@@ -157,14 +158,42 @@ TEST(CodecTest, PartsRoundTrip) {
   EXPECT_EQ(md2, md);
 }
 
-TEST(CodecTest, ApproximateSizeCoversEncodedSize) {
-  Message m = FullMessage(MessageType::kApp);
-  m.entries.push_back(Entry{7, 103, EntryType::kNormal, std::string(100000, 'v')});
-  pb::Message wire;
-  ToProto(m, &wire);
-  const size_t approx = ApproximateSize(m);
-  EXPECT_GE(approx, wire.ByteSizeLong());
-  EXPECT_LE(approx, wire.ByteSizeLong() + 512);
+// The queue, batch and message limits rely on ApproximateSize being an upper
+// bound of the message's size inside a MessageBatch (tag and length prefix
+// included), for any field values.
+size_t SizeInBatch(const Message& m) {
+  pb::MessageBatch batch;
+  ToProto(m, batch.add_messages());
+  return batch.ByteSizeLong();
+}
+
+TEST(CodecTest, ApproximateSizeBoundsTheSizeInABatch) {
+  for (MessageType t : kAllTypes) {
+    Message m = FullMessage(t);
+    m.entries.push_back(Entry{7, 103, EntryType::kNormal, std::string(100000, 'v')});
+    const size_t exact = SizeInBatch(m);
+    EXPECT_GE(ApproximateSize(m), exact);
+    EXPECT_LE(ApproximateSize(m), exact + 512) << "a loose bound wastes queue room";
+  }
+  // Every varint at its widest, many entries, many ids.
+  Message worst;
+  worst.type = MessageType::kReadIndexResp;
+  worst.from = worst.to = worst.term = worst.index = worst.log_term = worst.commit = ~0ull;
+  worst.reject_hint = worst.read_round = ~0ull;
+  worst.reject = worst.transfer = true;
+  worst.context = std::string(200, 'c');
+  for (int i = 0; i < 1000; ++i)
+    worst.entries.push_back(Entry{~0ull, ~0ull, EntryType::kConfChange, std::string(i % 7, 'e')});
+  Snapshot snap;
+  snap.metadata.index = snap.metadata.term = ~0ull;
+  for (uint64_t id = 0; id < 50; ++id)
+    snap.metadata.conf_state.voters.push_back(~0ull - id);
+  snap.metadata.conf_state.learners = {~0ull};
+  snap.data = std::string(3000, 's');
+  worst.snapshot = snap;
+  EXPECT_GE(ApproximateSize(worst), SizeInBatch(worst));
+  Message empty;
+  EXPECT_GE(ApproximateSize(empty), SizeInBatch(empty));
 }
 
 TEST(Crc32cTest, MatchesKnownVectorsAndExtends) {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
@@ -25,10 +26,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/transport/codec.h"
 #include "engine/transport/peer_client.h"
 #include "proto/peer.grpc.pb.h"
 #include "tests/support/test_util.h"
@@ -254,8 +257,11 @@ class TestHandler : public Handler {
   std::function<void(NodeId, ReadIndexCallback)> on_read_index;
   bool decline_snapshots = false;
   std::optional<size_t> fail_sink_write_at;
+  // Runs first in OnMessages, without the handler's lock (may block).
+  std::function<void(const std::vector<Message>&)> before_deliver;
 
   void OnMessages(NodeId from, std::vector<Message> msgs) override {
+    if (before_deliver) before_deliver(msgs);
     std::unique_lock<std::mutex> lock(mu_);
     gate_cv_.wait(lock, [&] { return !blocked_; });
     for (auto& m : msgs) {
@@ -295,6 +301,7 @@ class TestHandler : public Handler {
   void OnPeerUnreachable(NodeId peer) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++unreachable_[peer];
+    unreachable_threads_.insert(std::this_thread::get_id());
   }
 
   void Block() {
@@ -324,6 +331,11 @@ class TestHandler : public Handler {
   int Unreachable(NodeId peer) {
     std::lock_guard<std::mutex> lock(mu_);
     return unreachable_[peer];
+  }
+  // Whether OnPeerUnreachable ever ran on thread `id`.
+  bool UnreachableCalledOn(std::thread::id id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unreachable_threads_.count(id) > 0;
   }
   std::vector<SnapshotRecord> Snapshots() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -365,6 +377,7 @@ class TestHandler : public Handler {
   std::vector<Message> received_;
   size_t batches_ = 0;
   std::map<NodeId, int> unreachable_;
+  std::set<std::thread::id> unreachable_threads_;
   std::vector<SnapshotRecord> snapshots_;
 };
 
@@ -584,6 +597,8 @@ TEST(TransportTest, ReconnectsWhenPeerStartsLater) {
 TEST(TransportTest, SlowPeerDoesNotBlockSendOrOtherPeers) {
   auto a = StartNode(1, "c1", 0, [](TransportOptions* o) {
     o->max_queue_bytes = 2u << 20;  // fills fast
+    o->max_message_bytes = 1u << 20;
+    o->max_batch_bytes = 1u << 20;
   });
   auto b = StartNode(2), c = StartNode(3);
   Connect(*a, *b);
@@ -731,6 +746,312 @@ TEST(TransportTest, RefusesCallsMeantForAnotherNode) {
   EXPECT_EQ(b->LogCount("wrong node"), 1u) << b->LogText();
   EXPECT_EQ(RawRaftBatch(b->address(), "c1", 1, 3).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// ---------------------------------------------------------------------------
+// Size limits and the two lanes (issue 18: one large value must not make the
+// cluster unavailable).
+
+// Limits small enough to reach quickly in a test.
+void SmallLimits(TransportOptions* o) {
+  o->max_message_bytes = 1u << 20;
+  o->max_queue_bytes = 1u << 20;
+  o->max_batch_bytes = 256u << 10;
+}
+
+TEST(TransportTest, HeartbeatOvertakesLargeAppendsInFlight) {
+  constexpr size_t kLarge = 32u << 20;
+  auto limits = [](TransportOptions* o) {
+    o->max_message_bytes = 40u << 20;
+    o->max_queue_bytes = 80u << 20;
+  };
+  // b's handler holds the first large batch until released, so its stream
+  // reads nothing more and the second large append stays stuck in its write.
+  // Declared before the nodes: the handler thread uses them until they stop.
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool open = false;
+  std::atomic<int> large_seen{0};
+  auto a = StartNode(1, "c1", 0, limits), b = StartNode(2, "c1", 0, limits);
+  struct Release {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& open;
+    void operator()() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        open = true;
+      }
+      cv.notify_all();
+    }
+    ~Release() { (*this)(); }  // whatever happens, before the nodes go
+  } release{gate_mu, gate_cv, open};
+  b->handler.before_deliver = [&](const std::vector<Message>& msgs) {
+    for (const auto& m : msgs) {
+      if (m.entries.empty() || m.entries[0].data.size() < kLarge) continue;
+      ++large_seen;
+      std::unique_lock<std::mutex> lock(gate_mu);
+      gate_cv.wait_for(lock, std::chrono::seconds(30), [&] { return open; });
+      return;
+    }
+  };
+  Connect(*a, *b);
+  ASSERT_TRUE(SendUntil(*a, 2, [&] { return b->handler.CountFrom(1) > 0; }));
+  const size_t before = b->handler.CountFrom(1);
+
+  a->transport->Send({Append(1, 2, 1, kLarge), Append(1, 2, 2, kLarge)});
+  ASSERT_TRUE(Eventually([&] { return large_seen.load() == 1; }, std::chrono::seconds(30)));
+  // The first large append is held in b's handler and the second is queued
+  // or being written behind it; a heartbeat sent now still gets through.
+  a->transport->Send({Heartbeat(1, 2, 777)});
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& m : b->handler.ReceivedFrom(1)) {
+      if (m.type == MessageType::kHeartbeat && m.commit == 777) return true;
+    }
+    return false;
+  })) << "a heartbeat waited behind bulk data";
+  EXPECT_EQ(large_seen.load(), 1);
+  for (const auto& m : b->handler.ReceivedFrom(1))
+    EXPECT_TRUE(m.entries.empty()) << "the large appends must still be in flight";
+
+  release();
+  ASSERT_TRUE(
+      Eventually([&] { return b->handler.CountFrom(1) == before + 3; }, std::chrono::seconds(30)));
+  std::vector<Message> appends;
+  for (auto& m : b->handler.ReceivedFrom(1)) {
+    if (!m.entries.empty()) appends.push_back(std::move(m));
+  }
+  ASSERT_EQ(appends.size(), 2u);
+  EXPECT_EQ(appends[0], Append(1, 2, 1, kLarge)) << "damaged or out of order";
+  EXPECT_EQ(appends[1], Append(1, 2, 2, kLarge));
+  EXPECT_EQ(a->transport->Stats(2).dropped_messages, 0u);
+}
+
+TEST(TransportTest, EachLaneKeepsItsOrder) {
+  auto a = StartNode(1), b = StartNode(2);
+  Connect(*a, *b);
+  constexpr uint64_t kRounds = 100;
+  for (uint64_t i = 1; i <= kRounds; ++i)
+    a->transport->Send({Append(1, 2, i, 1000 + i), Heartbeat(1, 2, i)});
+  ASSERT_TRUE(Eventually([&] { return b->handler.CountFrom(1) == 2 * kRounds; }));
+  uint64_t next_append = 1, next_heartbeat = 1;
+  for (const auto& m : b->handler.ReceivedFrom(1)) {
+    if (m.type == MessageType::kApp) {
+      EXPECT_EQ(m, Append(1, 2, next_append, 1000 + next_append));
+      ++next_append;
+    } else {
+      EXPECT_EQ(m, Heartbeat(1, 2, next_heartbeat));
+      ++next_heartbeat;
+    }
+  }
+  EXPECT_EQ(next_append, kRounds + 1);
+  EXPECT_EQ(next_heartbeat, kRounds + 1);
+}
+
+TEST(TransportTest, FullQueueDropsTheMessageAndTellsRaft) {
+  const int port = FreePort();  // nobody listens: the stream fails, then backs off
+  auto a = StartNode(1, "c1", 0, [](TransportOptions* o) {
+    SmallLimits(o);
+    // After its first failure the bulk lane waits this long before trying
+    // again, so what is queued meanwhile stays put.
+    o->initial_backoff = o->max_backoff = std::chrono::seconds(60);
+  });
+  ASSERT_TRUE(a->transport->AddPeer(2, "127.0.0.1:" + std::to_string(port)).ok());
+  a->transport->Send({Append(1, 2, 1, 100)});
+  ASSERT_TRUE(Eventually([&] { return a->handler.Unreachable(2) == 1; }));
+  ASSERT_EQ(a->transport->Stats(2).stream_failures, 1u);
+  const uint64_t dropped = a->transport->Stats(2).dropped_messages;
+
+  // An empty queue admits a message of up to max_message_bytes.
+  a->transport->Send({Append(1, 2, 2, 600u << 10)});
+  EXPECT_EQ(a->transport->Stats(2).queued_messages, 1u);
+  EXPECT_EQ(a->transport->Stats(2).dropped_messages, dropped);
+  // A non-empty one only what fits the room left: this one is dropped, and
+  // Raft hears of it — from another thread, not from inside Send.
+  a->transport->Send({Append(1, 2, 3, 600u << 10)});
+  EXPECT_EQ(a->transport->Stats(2).queued_messages, 1u);
+  EXPECT_EQ(a->transport->Stats(2).dropped_messages, dropped + 1);
+  ASSERT_TRUE(Eventually([&] { return a->handler.Unreachable(2) == 2; }));
+  EXPECT_FALSE(a->handler.UnreachableCalledOn(std::this_thread::get_id()));
+  EXPECT_EQ(a->LogCount("send queue to peer 2"), 1u) << a->LogText();
+
+  // Small messages still fit beside it.
+  a->transport->Send({Append(1, 2, 4, 100)});
+  EXPECT_EQ(a->transport->Stats(2).queued_messages, 2u);
+  EXPECT_EQ(a->handler.Unreachable(2), 2);
+}
+
+TEST(TransportTest, OversizedMessageIsDroppedAndReported) {
+  auto a = StartNode(1, "c1", 0, SmallLimits), b = StartNode(2, "c1", 0, SmallLimits);
+  Connect(*a, *b);
+  ASSERT_TRUE(SendUntil(*a, 2, [&] { return b->handler.CountFrom(1) > 0; }));
+  // The largest append that fits max_message_bytes with its batch envelope...
+  pb::Envelope envelope;
+  envelope.set_cluster_id("c1");
+  envelope.set_from(1);
+  envelope.set_to(2);
+  const size_t room = (1u << 20) - (envelope.ByteSizeLong() + 6);
+  const size_t largest = room - ApproximateSize(Append(1, 2, 1, 0));
+  ASSERT_EQ(ApproximateSize(Append(1, 2, 1, largest)), room);
+  // ...arrives intact (gRPC accepts it on both ends)...
+  a->transport->Send({Append(1, 2, 1, largest)});
+  ASSERT_TRUE(Eventually([&] {
+    for (const auto& m : b->handler.ReceivedFrom(1)) {
+      if (!m.entries.empty()) return true;
+    }
+    return false;
+  }));
+  // ...and one byte more is dropped, counted, logged and reported.
+  const uint64_t dropped = a->transport->Stats(2).dropped_messages;
+  a->transport->Send({Append(1, 2, 2, largest + 1)});
+  EXPECT_EQ(a->transport->Stats(2).dropped_messages, dropped + 1);
+  EXPECT_EQ(a->LogCount("larger than max_message_bytes"), 1u) << a->LogText();
+  ASSERT_TRUE(Eventually([&] { return a->handler.Unreachable(2) == 1; }));
+  EXPECT_FALSE(a->handler.UnreachableCalledOn(std::this_thread::get_id()));
+
+  a->transport->Send({Append(1, 2, 3, 10)});
+  ASSERT_TRUE(Eventually([&] {
+    auto got = b->handler.ReceivedFrom(1);
+    return !got.empty() && !got.back().entries.empty() && got.back().entries[0].index == 3;
+  }));
+  for (const auto& m : b->handler.ReceivedFrom(1)) {
+    if (!m.entries.empty()) {
+      EXPECT_NE(m.entries[0].index, 2u);
+    }
+  }
+  EXPECT_EQ(a->transport->Stats(2).stream_failures, 0u) << "gRPC refused a message";
+}
+
+TEST(TransportTest, StartValidatesSizeLimits) {
+  TestHandler h;
+  auto start = [&](const std::function<void(TransportOptions&)>& tweak) {
+    TransportOptions o = TestOptions(1, "c1");
+    tweak(o);
+    Transport t(o, &h);
+    return t.Start("127.0.0.1:0");
+  };
+  auto refused = [&](const std::function<void(TransportOptions&)>& tweak,
+                     const std::string& names) {
+    Status s = start(tweak);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << names;
+    EXPECT_NE(s.message().find(names), std::string::npos) << s.ToString();
+  };
+  EXPECT_TRUE(start([](TransportOptions&) {}).ok()) << "the defaults are consistent";
+  refused([](TransportOptions& o) { o.max_queue_bytes = o.max_message_bytes - 1; },
+          "max_queue_bytes");
+  refused([](TransportOptions& o) { o.max_batch_bytes = o.max_message_bytes + 1; },
+          "max_batch_bytes");
+  refused(
+      [](TransportOptions& o) {
+        o.max_message_bytes = o.max_queue_bytes = o.max_batch_bytes = 1023;
+      },
+      "max_message_bytes");
+  refused(
+      [](TransportOptions& o) {
+        o.max_message_bytes = o.max_queue_bytes = static_cast<size_t>(INT_MAX) + 1;
+      },
+      "max_message_bytes");
+  refused([](TransportOptions& o) { o.max_message_bytes = 0; }, "limits must be > 0");
+  EXPECT_TRUE(start([](TransportOptions& o) {
+                o.max_message_bytes = o.max_queue_bytes = o.max_batch_bytes = 1024;
+              }).ok());
+}
+
+TEST(TransportTest, ProposeOverTheMessageLimitFailsFastWithAClearStatus) {
+  auto a = StartNode(1, "c1", 0, SmallLimits), b = StartNode(2, "c1", 0, SmallLimits);
+  Connect(*a, *b);
+  std::atomic<int> proposals{0};
+  std::atomic<bool> big_result{false};
+  b->handler.on_propose = [&](NodeId, std::vector<std::string>, ProposeCallback done) {
+    ++proposals;
+    ProposeResult r;
+    r.results.push_back(big_result ? std::string(2u << 20, 'r') : "ok");
+    done(std::move(r));
+  };
+  auto propose = [&](std::vector<std::string> cmds) {
+    auto p = std::make_shared<std::promise<ProposeResult>>();
+    auto f = p->get_future();
+    // A deadline far beyond the bounded wait: a failure must not wait for it.
+    Status s = a->transport->Propose(2, std::move(cmds), std::chrono::seconds(600),
+                                     [p](ProposeResult r) { p->set_value(std::move(r)); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(f.wait_for(kWait), std::future_status::ready);
+    return f.get();
+  };
+
+  ProposeResult r = propose({std::string(1u << 20, 'v')});
+  EXPECT_EQ(r.status.code(), Status::Code::kInvalidArgument) << r.status.ToString();
+  EXPECT_EQ(r.status.message().rfind("request of ", 0), 0u) << r.status.message();
+  EXPECT_NE(r.status.message().find("bytes exceeds the transport's max_message_bytes (1048576)"),
+            std::string::npos)
+      << r.status.message();
+  EXPECT_EQ(proposals.load(), 0) << "it must not have been sent";
+
+  // Just below the limit it goes through (the receiver's limit is the same).
+  r = propose({std::string((1u << 20) - 100, 'v')});
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.results, std::vector<std::string>{"ok"});
+  EXPECT_EQ(proposals.load(), 1);
+
+  // Results too large to send back: applied, and said so.
+  big_result = true;
+  r = propose({"x"});
+  EXPECT_EQ(r.status.code(), Status::Code::kInternal) << r.status.ToString();
+  EXPECT_NE(r.status.message().find("applied"), std::string::npos) << r.status.message();
+  EXPECT_EQ(proposals.load(), 2);
+
+  // PeerClient follows the same rule.
+  PeerClientOptions po;
+  po.cluster_id = "c1";
+  po.max_message_bytes = 1u << 20;
+  auto client = PeerClient::Connect(b->address(), po);
+  r = client->Propose({std::string(1u << 20, 'v')}, std::chrono::seconds(600));
+  EXPECT_EQ(r.status.code(), Status::Code::kInvalidArgument) << r.status.ToString();
+  EXPECT_EQ(r.status.message().rfind("request of ", 0), 0u) << r.status.message();
+  auto p = std::make_shared<std::promise<ProposeResult>>();
+  ASSERT_TRUE(client
+                  ->ProposeAsync({std::string(1u << 20, 'v')}, std::chrono::seconds(600),
+                                 [p](ProposeResult res) { p->set_value(std::move(res)); })
+                  .ok());
+  auto f = p->get_future();
+  ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(f.get().status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(proposals.load(), 2);
+}
+
+TEST(TransportTest, SnapshotChunkOverTheMessageLimitFailsTheTransfer) {
+  auto a = StartNode(1, "c1", 0, SmallLimits), b = StartNode(2, "c1", 0, SmallLimits);
+  Connect(*a, *b);
+  Message msg;
+  msg.type = MessageType::kSnap;
+  msg.from = 1;
+  msg.to = 2;
+  msg.term = 4;
+  msg.snapshot = consensus::Snapshot{};
+  msg.snapshot->metadata.index = 1000;
+  msg.snapshot->metadata.term = 4;
+  msg.snapshot->metadata.conf_state.voters = {1, 2, 3};
+  std::atomic<int> chunks_asked{0};
+  auto source = std::make_unique<TestSource>(Pattern(3u << 20, 3), 2u << 20);
+  source->before_chunk = [&] { ++chunks_asked; };
+  std::promise<Status> result;
+  ASSERT_TRUE(a->transport
+                  ->SendSnapshot(msg, std::move(source),
+                                 [&](NodeId, Status st) { result.set_value(std::move(st)); })
+                  .ok());
+  auto future = result.get_future();
+  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+  Status outcome = future.get();
+  EXPECT_EQ(outcome.code(), Status::Code::kInvalidArgument) << outcome.ToString();
+  EXPECT_NE(outcome.message().find("exceeds the transport's max_message_bytes (1048576)"),
+            std::string::npos)
+      << outcome.message();
+  EXPECT_EQ(chunks_asked.load(), 1) << "no retry";
+  // The receiver discards the partial transfer.
+  ASSERT_TRUE(Eventually([&] {
+    auto snaps = b->handler.Snapshots();
+    return snaps.empty() || (snaps[0].destroyed && !snaps[0].finished);
+  }));
 }
 
 TEST(TransportTest, StreamsMultiChunkSnapshotIntact) {
