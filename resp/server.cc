@@ -32,7 +32,7 @@ namespace {
 
 constexpr uint64_t kListenToken = ~0ULL;
 constexpr uint64_t kWakeToken = ~0ULL - 1;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = size_t{64} * 1024;
 constexpr int kEpollTimeoutMs = 100;
 constexpr int64_t kCronPeriodMs = 1000;
 constexpr int kMaxAcceptsPerWakeup = 64;
@@ -208,7 +208,7 @@ struct Connection {
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, Store* store) : shared_(options, store), exec_(&shared_) {}
+  Impl(ServerOptions options, Store* store) : shared_(std::move(options), store), exec_(&shared_) {}
   ~Impl() { Stop(); }
 
   Status Start();
@@ -342,7 +342,7 @@ class EventLoop {
     conns_.emplace(cs.id, std::move(conn));
   }
 
-  void OnWriteResult(uint64_t id, uint64_t seq, storage::ApplyResult r) {
+  void OnWriteResult(uint64_t id, uint64_t seq, const storage::ApplyResult& r) {
     Connection* c = Find(id);
     if (c == nullptr) return;
     Slot* s = FindSlot(*c, seq);
@@ -594,9 +594,7 @@ class EventLoop {
       ++c.writes_inflight;
       std::shared_ptr<Mailbox> mb = mailbox_;
       auto done = [mb, id, seq](storage::ApplyResult r) {
-        mb->Post([id, seq, r = std::move(r)](EventLoop& l) mutable {
-          l.OnWriteResult(id, seq, std::move(r));
-        });
+        mb->Post([id, seq, r = std::move(r)](EventLoop& l) { l.OnWriteResult(id, seq, r); });
       };
       if (p.kind == Prepared::Kind::kWrite) {
         shared_.store->Write(std::move(p.write), std::move(done));
@@ -635,7 +633,7 @@ class EventLoop {
         rs.resize(seqs.size(), storage::ApplyResult::Error("ERR internal: missing result"));
         mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) mutable {
           for (size_t i = 0; i < seqs.size(); ++i)
-            l.OnWriteResult(id, seqs[i], std::move(rs[i]));
+            l.OnWriteResult(id, seqs[i], rs[i]);
         });
       });
     }
