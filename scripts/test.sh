@@ -9,8 +9,8 @@
 #                 (labels "integration", "chaos")
 #   4. TSan       RelWithDebInfo build of the threaded test binaries only
 #                 (resp, engine storage, membership's UDP driver, consensus
-#                 Payload, transport's codec/limiter; not the gRPC ones, see
-#                 tests/tsan.supp), run with tests/tsan.supp
+#                 Payload; nothing that links gRPC, see tests/tsan.supp),
+#                 run with tests/tsan.supp
 #
 #   scripts/test.sh            # everything
 #   CI=true scripts/test.sh    # CI-sized runs of the long tests (fewer seeds)
@@ -93,9 +93,8 @@ if [ "${PHALANX_SKIP_SANITIZE:-0}" != 1 ]; then
     engine_crash_child engine_command_test engine_open_error_test engine_write_error_test
     membership_udp_driver_test                   # the UDP driver's receive thread
     types_test                                   # Payload copies across threads
-    transport_codec_test                         # LogLimiter from several threads
   )
-  tsan_tests='^(resp\.|engine\.|membership_UdpDriver|Payload\.|transport\.(CodecTest|Crc32cTest|LogLimiterTest)\.)'
+  tsan_tests='^(resp\.|engine\.|membership_UdpDriver|Payload\.)'
   export TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1:print_suppressions=0"
   configure build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPHALANX_TSAN=ON -DPHALANX_BUILD_BENCH=OFF
   cmake --build build-tsan -j "$jobs" --target "${tsan_targets[@]}"
