@@ -274,11 +274,9 @@ Status Raft::Step(const Message& m) {
       bool in_lease = lease_applies && knows_leader && election_elapsed_ < config_.election_tick;
       if (!m.transfer && in_lease) return Status::Ok();
     }
-    if (m.type == MessageType::kPreVote) {
-      // A pre-vote never changes our term.
-    } else if (m.type == MessageType::kPreVoteResp && !m.reject) {
-      // Granted pre-votes carry the future term; it becomes ours only once we
-      // actually campaign.
+    if (m.type == MessageType::kPreVote || (m.type == MessageType::kPreVoteResp && !m.reject)) {
+      // A pre-vote never changes our term. Granted pre-votes carry the future
+      // term; it becomes ours only once we actually campaign.
     } else if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
                m.type == MessageType::kSnap) {
       BecomeFollower(m.term, m.from);

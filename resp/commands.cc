@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string_view>
@@ -612,7 +613,7 @@ bool ParseMemory(std::string_view s, int64_t* out) {
     mul = 1024;
     cut = 2;
   } else if (ends("mb")) {
-    mul = 1024 * 1024;
+    mul = int64_t{1024} * 1024;
     cut = 2;
   } else if (ends("gb")) {
     mul = 1024LL * 1024 * 1024;
@@ -621,7 +622,7 @@ bool ParseMemory(std::string_view s, int64_t* out) {
     mul = 1000;
     cut = 1;
   } else if (ends("m")) {
-    mul = 1000 * 1000;
+    mul = int64_t{1000} * 1000;
     cut = 1;
   } else if (ends("g")) {
     mul = 1000LL * 1000 * 1000;
@@ -685,7 +686,7 @@ void CmdConfigSet(Ctx& ctx) {
       }
     } else if (c.name == "proto-max-bulk-len") {
       if (!ParseMemory(c.value, &p.number)) return fail("argument must be a memory value");
-      if (p.number < 1024 * 1024 || p.number > LLONG_MAX) {
+      if (p.number < int64_t{1024} * 1024 || p.number > LLONG_MAX) {
         return fail("argument must be between 1048576 and 9223372036854775807 inclusive");
       }
     }
@@ -1523,11 +1524,9 @@ std::string BytesToHuman(uint64_t n) {
 }
 
 uint64_t ResidentBytes() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long long size = 0, resident = 0;
-  if (fscanf(f, "%llu %llu", &size, &resident) != 2) resident = 0;
-  fclose(f);
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 

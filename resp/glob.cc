@@ -30,10 +30,13 @@ bool TokenMatches(std::string_view pat, size_t p, char c, size_t* next) {
           i = m - 1;
           break;
         } else if (m - i >= 3 && pat[i + 1] == '-') {
-          // Redis compares plain (signed) chars.
+          // Redis compares plain (signed) chars: a range's ends and the
+          // character are widened as signed on purpose, to match it.
+          // NOLINTBEGIN(bugprone-signed-char-misuse)
           int start = static_cast<signed char>(pat[i]);
           int end = static_cast<signed char>(pat[i + 2]);
           int ch = static_cast<signed char>(c);
+          // NOLINTEND(bugprone-signed-char-misuse)
           if (start > end) std::swap(start, end);
           i += 2;
           if (ch >= start && ch <= end) match = true;

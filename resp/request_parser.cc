@@ -14,6 +14,9 @@ constexpr std::string_view kProtoErr = "ERR Protocol error: ";
 // Argument vectors are grown as elements arrive, never sized from a declared
 // count (Redis caps its first allocation the same way).
 constexpr int64_t kMaxReserve = 1024;
+// Past this many bytes, consumed input is compacted away and a bulk argument
+// being received moves to the reader.
+constexpr size_t kCompactAt = size_t{64} * 1024;
 }  // namespace
 
 // hiredis object functions: build argv_ directly. The reader only ever sees
@@ -80,7 +83,7 @@ RequestParser::~RequestParser() = default;
 
 void RequestParser::Feed(std::string_view bytes) {
   if (failed_) return;
-  if (pos_ > 0 && (pos_ == buf_.size() || pos_ >= 64 * 1024)) {
+  if (pos_ > 0 && (pos_ == buf_.size() || pos_ >= kCompactAt)) {
     buf_.erase(0, pos_);
     pos_ = 0;
   }
@@ -219,7 +222,7 @@ RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
           bulk_left_ -= static_cast<int64_t>(take);
           request_bytes_ += take;
           // Large payloads move to the reader as they arrive.
-          if (pending_.size() >= 64 * 1024) FlushToReader();
+          if (pending_.size() >= kCompactAt) FlushToReader();
         }
         if (bulk_left_ > 0) return Result::kNeedMore;
         // Redis skips the two bytes after the payload without looking at them.

@@ -32,7 +32,7 @@ namespace {
 
 constexpr uint64_t kListenToken = ~0ULL;
 constexpr uint64_t kWakeToken = ~0ULL - 1;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = size_t{64} * 1024;
 constexpr int kEpollTimeoutMs = 100;
 constexpr int64_t kCronPeriodMs = 1000;
 constexpr int kMaxAcceptsPerWakeup = 64;
@@ -208,7 +208,7 @@ struct Connection {
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, Store* store) : shared_(options, store), exec_(&shared_) {}
+  Impl(ServerOptions options, Store* store) : shared_(std::move(options), store), exec_(&shared_) {}
   ~Impl() { Stop(); }
 
   Status Start();

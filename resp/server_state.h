@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "resp/server.h"
 #include "resp/store.h"
@@ -67,7 +68,7 @@ struct ServerStats {
 };
 
 struct SharedState {
-  SharedState(const ServerOptions& o, Store* s) : options(o), store(s), config(o) {}
+  SharedState(ServerOptions o, Store* s) : options(std::move(o)), store(s), config(options) {}
   const ServerOptions options;
   Store* const store;
   RuntimeConfig config;

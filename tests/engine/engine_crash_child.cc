@@ -66,8 +66,9 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
 
+  // Seeded here, not in the thread: the main thread draws from rng meanwhile.
+  std::mt19937_64 arng(rng());
   std::thread applier([&] {
-    std::mt19937_64 arng(rng());
     while (!stop.load() && std::chrono::steady_clock::now() < deadline) {
       uint64_t applied = store->kv().applied_index();
       uint64_t target = committed.load();
