@@ -30,7 +30,8 @@ class InProcessCluster {
  public:
   explicit InProcessCluster(int n) {
     ConfState cs;
-    for (int i = 1; i <= n; ++i) cs.voters.push_back(static_cast<NodeId>(i));
+    for (int i = 1; i <= n; ++i)
+      cs.voters.push_back(static_cast<NodeId>(i));
     for (int i = 1; i <= n; ++i) {
       Member m;
       m.storage = std::make_unique<MemoryStorage>();
@@ -55,7 +56,8 @@ class InProcessCluster {
   void Settle() {
     for (;;) {
       bool progressed = false;
-      for (size_t i = 0; i < members_.size(); ++i) progressed |= Process(members_[i]);
+      for (size_t i = 0; i < members_.size(); ++i)
+        progressed |= Process(members_[i]);
       // Deliver this wave; what the receivers answer goes out in the next one.
       delivering_.swap(inflight_);
       for (const Message& msg : delivering_) {
@@ -84,7 +86,8 @@ class InProcessCluster {
     if (rd.snapshot) (void)m.storage->ApplySnapshot(*rd.snapshot);
     if (!rd.entries.empty()) (void)m.storage->Append(rd.entries);
     if (rd.hard_state) m.storage->SetHardState(*rd.hard_state);
-    for (auto& msg : rd.messages) inflight_.push_back(std::move(msg));
+    for (auto& msg : rd.messages)
+      inflight_.push_back(std::move(msg));
     if (!rd.committed_entries.empty()) m.applied = rd.committed_entries.back().index;
     m.node->Advance(rd);
     return true;

@@ -10,7 +10,8 @@ void Inflights::Add(uint64_t index, uint64_t bytes) {
 }
 
 void Inflights::FreeLE(uint64_t index) {
-  while (!window_.empty() && window_.front().index <= index) FreeFirstOne();
+  while (!window_.empty() && window_.front().index <= index)
+    FreeFirstOne();
 }
 
 void Inflights::FreeFirstOne() {
@@ -100,18 +101,24 @@ void Progress::SentEntries(uint64_t last_index, size_t count, uint64_t bytes) {
 
 bool Progress::IsPaused() const {
   switch (state) {
-    case State::kProbe: return probe_sent;
-    case State::kReplicate: return inflights.Full();
-    case State::kSnapshot: return true;
+    case State::kProbe:
+      return probe_sent;
+    case State::kReplicate:
+      return inflights.Full();
+    case State::kSnapshot:
+      return true;
   }
   return true;
 }
 
 const char* Progress::StateName() const {
   switch (state) {
-    case State::kProbe: return "probe";
-    case State::kReplicate: return "replicate";
-    case State::kSnapshot: return "snapshot";
+    case State::kProbe:
+      return "probe";
+    case State::kReplicate:
+      return "replicate";
+    case State::kSnapshot:
+      return "snapshot";
   }
   return "?";
 }

@@ -6,9 +6,13 @@
 namespace phalanx::consensus {
 
 namespace {
-[[noreturn]] void InvariantViolated() { std::abort(); }
+[[noreturn]] void InvariantViolated() {
+  std::abort();
+}
 
-bool IsVoteRequest(MessageType t) { return t == MessageType::kVote || t == MessageType::kPreVote; }
+bool IsVoteRequest(MessageType t) {
+  return t == MessageType::kVote || t == MessageType::kPreVote;
+}
 bool IsVoteResponse(MessageType t) {
   return t == MessageType::kVoteResp || t == MessageType::kPreVoteResp;
 }
@@ -16,10 +20,14 @@ bool IsVoteResponse(MessageType t) {
 
 const char* RoleName(Role r) {
   switch (r) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "?";
 }
@@ -182,7 +190,9 @@ VoteResult Raft::Poll(NodeId from, bool granted) {
   return quorum_.Vote(votes_);
 }
 
-bool Raft::Promotable() const { return conf_state_.IsVoter(id_); }
+bool Raft::Promotable() const {
+  return conf_state_.IsVoter(id_);
+}
 
 void Raft::ResetRandomizedElectionTimeout() {
   randomized_election_timeout_ =
@@ -315,10 +325,16 @@ Status Raft::Step(const Message& m) {
     return Status::Ok();
   }
   switch (role_) {
-    case Role::kLeader: StepLeader(m); break;
+    case Role::kLeader:
+      StepLeader(m);
+      break;
     case Role::kPreCandidate:
-    case Role::kCandidate: StepCandidate(m); break;
-    case Role::kFollower: StepFollower(m); break;
+    case Role::kCandidate:
+      StepCandidate(m);
+      break;
+    case Role::kFollower:
+      StepFollower(m);
+      break;
   }
   return Status::Ok();
 }
@@ -611,7 +627,8 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   m.entries = std::move(entries).value();
   m.commit = log_.committed();
   uint64_t bytes = 0;
-  for (const Entry& e : m.entries) bytes += e.ByteSize();
+  for (const Entry& e : m.entries)
+    bytes += e.ByteSize();
   uint64_t last = m.entries.empty() ? m.index : m.entries.back().index;
   pr.SentEntries(last, m.entries.size(), bytes);
   Send(std::move(m));
@@ -656,7 +673,8 @@ void Raft::BroadcastHeartbeat() {
 
 bool Raft::AppendEntries(std::vector<Entry> entries) {
   uint64_t bytes = 0;
-  for (const Entry& e : entries) bytes += e.data.size();
+  for (const Entry& e : entries)
+    bytes += e.data.size();
   // etcd-io/raft's rule: with nothing uncommitted any proposal is accepted,
   // however large (or it could never be), and an empty one always is (the
   // leader's no-op, or a proposal of empty commands, adds nothing to wait for).
@@ -708,7 +726,8 @@ void Raft::OnCommitAdvanced() {
   if (reads_before_first_commit_.empty() || !CommittedEntryInCurrentTerm()) return;
   std::vector<ReadRequest> pending = std::move(reads_before_first_commit_);
   reads_before_first_commit_.clear();
-  for (auto& r : pending) HandleReadRequest(std::move(r));
+  for (auto& r : pending)
+    HandleReadRequest(std::move(r));
 }
 
 // ---- reads (thesis §6.4) --------------------------------------------------------

@@ -8,7 +8,9 @@ namespace phalanx::consensus {
 namespace {
 // A broken invariant means the log can no longer be trusted: stop rather than
 // diverge. Only reachable through a bug or a corrupted store.
-[[noreturn]] void InvariantViolated() { std::abort(); }
+[[noreturn]] void InvariantViolated() {
+  std::abort();
+}
 }  // namespace
 
 RaftLog::RaftLog(const Storage* storage, uint64_t max_committed_bytes_per_ready)
@@ -35,7 +37,9 @@ uint64_t RaftLog::StableLastIndex() const {
   return storage_->LastIndex();
 }
 
-uint64_t RaftLog::LastTerm() const { return TermOrZero(LastIndex()); }
+uint64_t RaftLog::LastTerm() const {
+  return TermOrZero(LastIndex());
+}
 
 Result<uint64_t> RaftLog::Term(uint64_t i) const {
   uint64_t dummy = FirstIndex() - 1;
@@ -132,7 +136,8 @@ Result<std::vector<Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi, uint64_t max
     auto stored = storage_->Entries(lo, std::min(hi, unstable_offset_), max_bytes);
     if (!stored.ok()) return stored.status();
     out = std::move(stored).value();
-    for (const Entry& e : out) bytes += e.ByteSize();
+    for (const Entry& e : out)
+      bytes += e.ByteSize();
     // Storage stopped early on the byte limit: do not add unstable entries after a gap.
     if (out.size() < std::min(hi, unstable_offset_) - lo) return out;
   }

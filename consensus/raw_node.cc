@@ -15,8 +15,12 @@ RawNode::RawNode(const Config& config)
       prev_soft_state_(CurrentSoftState()),
       prev_hard_state_(raft_->hard_state()) {}
 
-void RawNode::Tick() { raft_->Tick(); }
-Status RawNode::Step(const Message& m) { return raft_->Step(m); }
+void RawNode::Tick() {
+  raft_->Tick();
+}
+Status RawNode::Step(const Message& m) {
+  return raft_->Step(m);
+}
 
 Result<ProposalPosition> RawNode::Propose(std::vector<Payload> commands) {
   return raft_->Propose(std::move(commands));
@@ -24,7 +28,8 @@ Result<ProposalPosition> RawNode::Propose(std::vector<Payload> commands) {
 Result<ProposalPosition> RawNode::Propose(std::vector<std::string> commands) {
   std::vector<Payload> payloads;
   payloads.reserve(commands.size());
-  for (auto& c : commands) payloads.emplace_back(std::move(c));
+  for (auto& c : commands)
+    payloads.emplace_back(std::move(c));
   return raft_->Propose(std::move(payloads));
 }
 Result<ProposalPosition> RawNode::Propose(std::string command) {
@@ -35,19 +40,30 @@ Result<ProposalPosition> RawNode::Propose(std::string command) {
 Result<ProposalPosition> RawNode::ProposeConfChange(const ConfChange& cc) {
   return raft_->ProposeConfChange(cc);
 }
-ConfState RawNode::ApplyConfChange(const ConfChange& cc) { return raft_->ApplyConfChange(cc); }
-Status RawNode::ReadIndex(std::string context) { return raft_->ReadIndex(std::move(context)); }
-Status RawNode::TransferLeader(NodeId transferee) { return raft_->TransferLeader(transferee); }
-Status RawNode::Campaign() { return raft_->Campaign(); }
-void RawNode::ReportUnreachable(NodeId id) { raft_->ReportUnreachable(id); }
-void RawNode::ReportSnapshot(NodeId id, bool success) { raft_->ReportSnapshot(id, success); }
+ConfState RawNode::ApplyConfChange(const ConfChange& cc) {
+  return raft_->ApplyConfChange(cc);
+}
+Status RawNode::ReadIndex(std::string context) {
+  return raft_->ReadIndex(std::move(context));
+}
+Status RawNode::TransferLeader(NodeId transferee) {
+  return raft_->TransferLeader(transferee);
+}
+Status RawNode::Campaign() {
+  return raft_->Campaign();
+}
+void RawNode::ReportUnreachable(NodeId id) {
+  raft_->ReportUnreachable(id);
+}
+void RawNode::ReportSnapshot(NodeId id, bool success) {
+  raft_->ReportSnapshot(id, success);
+}
 
 bool RawNode::HasReady() const {
   const RaftLog& log = raft_->log();
   return CurrentSoftState() != prev_soft_state_ || raft_->hard_state() != prev_hard_state_ ||
          log.UnstableSnapshot().has_value() || !log.UnstableEntries().empty() ||
-         log.HasNextCommittedEntries() || !raft_->outbox().empty() ||
-         !raft_->read_states().empty();
+         log.HasNextCommittedEntries() || !raft_->outbox().empty() || !raft_->read_states().empty();
 }
 
 Ready RawNode::GetReady() {
@@ -57,8 +73,7 @@ Ready RawNode::GetReady() {
   SoftState ss = CurrentSoftState();
   if (ss != prev_soft_state_) rd.soft_state = ss;
   HardState hs = raft_->hard_state();
-  bool term_or_vote_changed =
-      hs.term != prev_hard_state_.term || hs.vote != prev_hard_state_.vote;
+  bool term_or_vote_changed = hs.term != prev_hard_state_.term || hs.vote != prev_hard_state_.vote;
   if (hs != prev_hard_state_) rd.hard_state = hs;
   RaftLog& log = raft_->log();
   rd.snapshot = log.UnstableSnapshot();
@@ -85,7 +100,8 @@ void RawNode::Advance(const Ready& rd) {
   if (!rd.entries.empty()) log.StableTo(rd.entries.back().index, rd.entries.back().term);
   if (!rd.committed_entries.empty()) {
     uint64_t bytes = 0;
-    for (const Entry& e : rd.committed_entries) bytes += e.data.size();
+    for (const Entry& e : rd.committed_entries)
+      bytes += e.data.size();
     raft_->ReduceUncommittedSize(bytes);
     log.AppliedTo(rd.committed_entries.back().index);
   }

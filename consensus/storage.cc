@@ -5,7 +5,9 @@
 namespace phalanx::consensus {
 
 namespace {
-Status Compacted() { return Status::Error(Status::Code::kCompacted, "requested index is compacted"); }
+Status Compacted() {
+  return Status::Error(Status::Code::kCompacted, "requested index is compacted");
+}
 Status Unavailable() {
   return Status::Error(Status::Code::kUnavailable, "requested entry is not yet available");
 }
@@ -13,10 +15,16 @@ Status Unavailable() {
 
 MemoryStorage::MemoryStorage() : entries_(1) {}
 
-InitialState MemoryStorage::GetInitialState() const { return {hard_state_, conf_state_}; }
+InitialState MemoryStorage::GetInitialState() const {
+  return {hard_state_, conf_state_};
+}
 
-uint64_t MemoryStorage::FirstIndex() const { return entries_[0].index + 1; }
-uint64_t MemoryStorage::LastIndex() const { return entries_[0].index + entries_.size() - 1; }
+uint64_t MemoryStorage::FirstIndex() const {
+  return entries_[0].index + 1;
+}
+uint64_t MemoryStorage::LastIndex() const {
+  return entries_[0].index + entries_.size() - 1;
+}
 
 Result<uint64_t> MemoryStorage::Term(uint64_t i) const {
   uint64_t offset = entries_[0].index;
@@ -42,7 +50,9 @@ Result<std::vector<Entry>> MemoryStorage::Entries(uint64_t lo, uint64_t hi,
   return out;
 }
 
-Result<Snapshot> MemoryStorage::GetSnapshot() const { return snapshot_; }
+Result<Snapshot> MemoryStorage::GetSnapshot() const {
+  return snapshot_;
+}
 
 Status MemoryStorage::Append(const std::vector<Entry>& entries) {
   if (entries.empty()) return Status::Ok();
@@ -64,7 +74,8 @@ Status MemoryStorage::Append(const std::vector<Entry>& entries) {
 Status MemoryStorage::ApplySnapshot(const Snapshot& snapshot) {
   if (snapshot.metadata.index < snapshot_.metadata.index) return Compacted();
   snapshot_ = snapshot;
-  entries_.assign(1, Entry{snapshot.metadata.term, snapshot.metadata.index, EntryType::kNormal, {}});
+  entries_.assign(1,
+                  Entry{snapshot.metadata.term, snapshot.metadata.index, EntryType::kNormal, {}});
   conf_state_ = snapshot.metadata.conf_state;
   return Status::Ok();
 }

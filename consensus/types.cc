@@ -22,7 +22,8 @@ std::string ConfChange::Encode() const {
   out.reserve(10 + context.size());
   out.push_back(static_cast<char>(kConfChangeVersion));
   out.push_back(static_cast<char>(type));
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((node_id >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((node_id >> (8 * i)) & 0xff));
   out += context;
   return out;
 }
@@ -46,18 +47,30 @@ Result<ConfChange> ConfChange::Decode(std::string_view data) {
 
 const char* MessageTypeName(MessageType t) {
   switch (t) {
-    case MessageType::kApp: return "App";
-    case MessageType::kAppResp: return "AppResp";
-    case MessageType::kVote: return "Vote";
-    case MessageType::kVoteResp: return "VoteResp";
-    case MessageType::kPreVote: return "PreVote";
-    case MessageType::kPreVoteResp: return "PreVoteResp";
-    case MessageType::kHeartbeat: return "Heartbeat";
-    case MessageType::kHeartbeatResp: return "HeartbeatResp";
-    case MessageType::kSnap: return "Snap";
-    case MessageType::kTimeoutNow: return "TimeoutNow";
-    case MessageType::kReadIndex: return "ReadIndex";
-    case MessageType::kReadIndexResp: return "ReadIndexResp";
+    case MessageType::kApp:
+      return "App";
+    case MessageType::kAppResp:
+      return "AppResp";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResp:
+      return "VoteResp";
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResp:
+      return "PreVoteResp";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResp:
+      return "HeartbeatResp";
+    case MessageType::kSnap:
+      return "Snap";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResp:
+      return "ReadIndexResp";
   }
   return "?";
 }
@@ -100,9 +113,14 @@ std::string DescribeMessage(const Message& m) {
 }
 
 std::string Status::ToString() const {
-  static constexpr const char* kNames[] = {"OK",          "NotLeader",   "ProposalDropped",
-                                           "ConfChangePending", "InvalidArgument", "Compacted",
-                                           "Unavailable", "SnapshotTemporarilyUnavailable"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "NotLeader",
+                                           "ProposalDropped",
+                                           "ConfChangePending",
+                                           "InvalidArgument",
+                                           "Compacted",
+                                           "Unavailable",
+                                           "SnapshotTemporarilyUnavailable"};
   std::string s = kNames[static_cast<int>(code_)];
   if (!message_.empty()) s += ": " + message_;
   return s;

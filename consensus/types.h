@@ -105,8 +105,8 @@ struct ConfChange {
 };
 
 struct SnapshotMetadata {
-  uint64_t index = 0;  // last entry the snapshot covers
-  uint64_t term = 0;   // term of that entry
+  uint64_t index = 0;    // last entry the snapshot covers
+  uint64_t term = 0;     // term of that entry
   ConfState conf_state;  // the configuration in force at `index` (chain/Core#1335)
   bool operator==(const SnapshotMetadata&) const = default;
 };
@@ -121,18 +121,18 @@ struct Snapshot {
 };
 
 enum class MessageType : uint8_t {
-  kApp,               // AppendEntries (§5.3)
+  kApp,  // AppendEntries (§5.3)
   kAppResp,
-  kVote,              // RequestVote (§5.2)
+  kVote,  // RequestVote (§5.2)
   kVoteResp,
-  kPreVote,           // pre-vote (thesis §9.6): a trial election that changes no term
+  kPreVote,  // pre-vote (thesis §9.6): a trial election that changes no term
   kPreVoteResp,
-  kHeartbeat,         // empty append carrying the commit index and the read round
+  kHeartbeat,  // empty append carrying the commit index and the read round
   kHeartbeatResp,
-  kSnap,              // InstallSnapshot (§7)
-  kTimeoutNow,        // leadership transfer: campaign at once (thesis §3.10)
-  kReadIndex,         // follower → leader: request a read index for `context`
-  kReadIndexResp,     // leader → follower: `index` is safe to read at for `context`
+  kSnap,           // InstallSnapshot (§7)
+  kTimeoutNow,     // leadership transfer: campaign at once (thesis §3.10)
+  kReadIndex,      // follower → leader: request a read index for `context`
+  kReadIndexResp,  // leader → follower: `index` is safe to read at for `context`
 };
 const char* MessageTypeName(MessageType t);
 

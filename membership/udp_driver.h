@@ -63,12 +63,12 @@ struct UdpDriverOptions {
 };
 
 struct UdpDriverCounters {
-  uint64_t received = 0;       // datagrams read
-  uint64_t sent = 0;           // datagrams sent
-  uint64_t malformed = 0;      // did not decode: dropped
-  uint64_t foreign = 0;        // another cluster id: dropped
-  uint64_t send_errors = 0;    // sendto failed or the address did not parse
-  uint64_t skipped_ticks = 0;  // ticks not replayed after a stall
+  uint64_t received = 0;           // datagrams read
+  uint64_t sent = 0;               // datagrams sent
+  uint64_t malformed = 0;          // did not decode: dropped
+  uint64_t foreign = 0;            // another cluster id: dropped
+  uint64_t send_errors = 0;        // sendto failed or the address did not parse
+  uint64_t skipped_ticks = 0;      // ticks not replayed after a stall
   uint64_t discovery_replies = 0;  // answers sent to discovering members
 };
 

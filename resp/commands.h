@@ -29,10 +29,10 @@ struct Prepared {
     kDrop,        // close the connection now, without a reply (HTTP requests)
   };
   Kind kind = Kind::kReply;
-  int proto = 2;                   // the protocol the reply is encoded in
-  std::string reply;               // kReply
-  bool close_after_reply = false;  // QUIT
-  WriteCommand write;              // kWrite
+  int proto = 2;                        // the protocol the reply is encoded in
+  std::string reply;                    // kReply
+  bool close_after_reply = false;       // QUIT
+  WriteCommand write;                   // kWrite
   std::vector<std::string> admin_args;  // kAdmin
   std::function<void(const StoreResult&, ReplyBuilder&)> on_result;
   std::function<void(Store&, int64_t now_ms, ReplyBuilder&)> read;

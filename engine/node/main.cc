@@ -6,15 +6,16 @@
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT) or --help/--version;
 // 2 for a bad flag or configuration (one line on stderr names the problem);
 // 1 when the node cannot start or fails while running.
-#include <CLI/CLI.hpp>
-#include <csignal>
 #include <malloc.h>
-#include <cstdio>
-#include <cstdlib>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <thread>
 #include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "engine/node/node.h"
 #include "engine/node/node_config.h"

@@ -63,7 +63,9 @@ std::optional<std::string> ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string ConfChangeContext(const PeerInfo& p) { return p.name + "\n" + p.raft_address; }
+std::string ConfChangeContext(const PeerInfo& p) {
+  return p.name + "\n" + p.raft_address;
+}
 
 PeerInfo PeerFromContext(NodeId id, const std::string& context) {
   PeerInfo p;
@@ -82,8 +84,7 @@ class ReaderSource final : public transport::SnapshotSource {
   transport::Status Next(std::string* chunk) override {
     auto more = reader_->Next(chunk);
     if (!more.ok()) {
-      return transport::Status::Error(transport::Status::Code::kInternal,
-                                      more.status().ToString());
+      return transport::Status::Error(transport::Status::Code::kInternal, more.status().ToString());
     }
     if (!more.value()) chunk->clear();
     return transport::Status::Ok();
@@ -157,7 +158,9 @@ Node::Node(const NodeConfig& config)
       id_(RaftIdFor(config.node.id)),
       request_timeout_(config.raft.request_timeout_ms) {}
 
-Node::~Node() { Stop(); }
+Node::~Node() {
+  Stop();
+}
 
 std::unique_ptr<Node> Node::Open(const NodeConfig& config, std::string* error) {
   std::unique_ptr<Node> node(new Node(config));  // NOLINT: private constructor
@@ -229,8 +232,8 @@ bool Node::OpenStorage(std::string* error) {
   opt.message_sink = [](std::string_view line) { spdlog::warn("storage: {}", line); };
   auto store = storage::Store::Open(opt);
   if (!store.ok()) {
-    *error = store.status().message().empty() ? store.status().ToString()
-                                              : store.status().message();
+    *error =
+        store.status().message().empty() ? store.status().ToString() : store.status().message();
     return false;
   }
   store_ = std::move(store).value();
@@ -270,8 +273,8 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
       }
     }
     if (stored_name != config_.node.id) {
-      *error = config_.node.data_dir + " belongs to node '" + stored_name +
-               "', not to node.id '" + config_.node.id + "'";
+      *error = config_.node.data_dir + " belongs to node '" + stored_name + "', not to node.id '" +
+               config_.node.id + "'";
       return false;
     }
     auto peers = ReadFile(peers_path);
@@ -331,7 +334,8 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
   } else {
     // Every member derives the same id from the same initial_cluster.
     std::string joined;
-    for (const auto& d : described) joined += d + ",";
+    for (const auto& d : described)
+      joined += d + ",";
     cluster_id_ = "c-" + Hex(RaftIdFor(joined));
   }
   bootstrap_voters_ = cs.voters.size();
@@ -343,12 +347,12 @@ bool Node::LoadOrCreateIdentity(std::string* error) {
     *error = "bootstrap: " + s.ToString();
     return false;
   }
-  spdlog::info("bootstrapped cluster {} with voters {}", cluster_id_,
-               [&] {
-                 std::string v;
-                 for (const auto& d : described) v += (v.empty() ? "" : ",") + d;
-                 return v;
-               }());
+  spdlog::info("bootstrapped cluster {} with voters {}", cluster_id_, [&] {
+    std::string v;
+    for (const auto& d : described)
+      v += (v.empty() ? "" : ",") + d;
+    return v;
+  }());
   return true;
 }
 
@@ -397,13 +401,14 @@ bool Node::Start(std::string* error) {
     spdlog::warn("{}; running without gossip", *error);
     error->clear();
   }
-  spdlog::info("node {} (raft id {}) of cluster {}: raft on {}, applied index {}", name(),
-               Hex(id_), cluster_id_, config_.raft.listen.ToString(),
-               store_->kv().applied_index());
+  spdlog::info("node {} (raft id {}) of cluster {}: raft on {}, applied index {}", name(), Hex(id_),
+               cluster_id_, config_.raft.listen.ToString(), store_->kv().applied_index());
   return true;
 }
 
-int Node::raft_port() const { return transport_ ? transport_->port() : 0; }
+int Node::raft_port() const {
+  return transport_ ? transport_->port() : 0;
+}
 
 void Node::Stop() {
   {
@@ -438,7 +443,8 @@ void Node::Stop() {
       std::lock_guard<std::mutex> lk(snapshot_mu_);
       waiters.swap(snapshot_waiters_);
     }
-    for (auto& w : waiters) w(ApplyResult::Error("ERR node is shutting down"));
+    for (auto& w : waiters)
+      w(ApplyResult::Error("ERR node is shutting down"));
   }
   transport_->Shutdown();
 
@@ -480,7 +486,8 @@ void Node::ReadyLoop() {
     if (raft_->HasReady()) rd = raft_->GetReady();
     lk.unlock();
     RunAll(out);
-    for (auto& b : to_forward) Forward(std::move(b), leader);
+    for (auto& b : to_forward)
+      Forward(std::move(b), leader);
     if (!rd) {
       lk.lock();
       continue;
@@ -491,8 +498,9 @@ void Node::ReadyLoop() {
     lk.lock();
     if (!ok) {
       storage_failed_ = true;
-      spdlog::error("storage failed: this node stops serving (fail-stop); nothing acknowledged "
-                    "is lost. Fix the disk and restart it.");
+      spdlog::error(
+          "storage failed: this node stops serving (fail-stop); nothing acknowledged "
+          "is lost. Fix the disk and restart it.");
       for (auto& b : pending_) {
         out.push_back([done = std::move(b.done), n = b.commands.size()]() {
           done(std::vector<ApplyResult>(n, ApplyResult::Error("ERR storage failure on this node")));
@@ -506,7 +514,8 @@ void Node::ReadyLoop() {
       lk.lock();
       break;
     }
-    for (auto& [e, r] : applied) proposals_.OnApplied(e.index, e.term, std::move(r), &out);
+    for (auto& [e, r] : applied)
+      proposals_.OnApplied(e.index, e.term, std::move(r), &out);
     uint64_t applied_index = store_->kv().applied_index();
     if (rd->snapshot) proposals_.OnSnapshotInstalled(rd->snapshot->metadata.index, &out);
     for (const auto& rs : rd->read_states) {
@@ -565,7 +574,8 @@ void Node::DrainRequestsLocked(std::vector<PendingBatch>* to_forward, Completion
           sizes->push_back(p.commands.size());
           dones->push_back(std::move(p.done));
           merged.deadline = std::min(merged.deadline, p.deadline);
-          for (auto& c : p.commands) merged.commands.push_back(std::move(c));
+          for (auto& c : p.commands)
+            merged.commands.push_back(std::move(c));
         }
         merged.done = [sizes, dones](std::vector<ApplyResult> results) {
           size_t at = 0;
@@ -667,8 +677,8 @@ void Node::ProposeBatchLocked(PendingBatch batch, Completions* out) {
 }
 
 void Node::Forward(PendingBatch batch, NodeId leader) {
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(batch.deadline -
-                                                                         Clock::now());
+  auto remaining =
+      std::chrono::duration_cast<std::chrono::milliseconds>(batch.deadline - Clock::now());
   if (remaining.count() <= 0) remaining = std::chrono::milliseconds(1);
   size_t n = batch.commands.size();
   auto shared = std::make_shared<PendingBatch>(std::move(batch));
@@ -690,7 +700,8 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
         if (r.status.ok()) {
           std::vector<ApplyResult> results;
           results.reserve(n);
-          for (const auto& bytes : r.results) results.push_back(DecodeApplyResult(bytes));
+          for (const auto& bytes : r.results)
+            results.push_back(DecodeApplyResult(bytes));
           results.resize(n, ApplyResult::Error("ERR internal: missing result"));
           shared->done(std::move(results));
           return;
@@ -708,10 +719,10 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
             return;
           }
         }
-        std::string text =
-            safe_to_retry ? std::string(kNoLeader)
-                          : "ERR outcome unknown: forwarding to the leader failed (" +
-                                r.status.ToString() + ")";
+        std::string text = safe_to_retry
+                               ? std::string(kNoLeader)
+                               : "ERR outcome unknown: forwarding to the leader failed (" +
+                                     r.status.ToString() + ")";
         shared->done(std::vector<ApplyResult>(n, ApplyResult::Error(text)));
       });
   if (!s.ok()) {
@@ -723,8 +734,7 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
   }
 }
 
-bool Node::HandleReady(consensus::Ready& rd,
-                       std::vector<std::pair<Entry, ApplyResult>>* applied) {
+bool Node::HandleReady(consensus::Ready& rd, std::vector<std::pair<Entry, ApplyResult>>* applied) {
   std::vector<Message> msgs = std::move(rd.messages);
   rd.messages.clear();
   if (rd.send_messages_before_persisting) Send(std::move(msgs));
@@ -954,13 +964,15 @@ void Node::SnapshotLoop() {
     waiters.swap(snapshot_waiters_);
     lk.unlock();
     if (stop) {
-      for (auto& w : waiters) w(ApplyResult::Error("ERR node is shutting down"));
+      for (auto& w : waiters)
+        w(ApplyResult::Error("ERR node is shutting down"));
       return;
     }
     if (snapshot_requested_.exchange(false)) {
       ApplyResult r = TakeSnapshot();
       if (r.type == ApplyResult::Type::kError) spdlog::warn("snapshot: {}", r.bytes);
-      for (auto& w : waiters) w(r);
+      for (auto& w : waiters)
+        w(r);
     }
     if (Clock::now() >= next_expiry) {
       next_expiry = Clock::now() + std::chrono::seconds(1);
@@ -989,7 +1001,8 @@ void Node::ExpireCycle(std::string* cursor) {
   *cursor = page.value().cursor;  // empty: start over next time
   if (page.value().expired_keys.empty()) return;
   std::vector<std::string> cmd;
-  cmd.push_back(storage::Command::PurgeExpired(std::move(page.value().expired_keys), now_ms).Encode());
+  cmd.push_back(
+      storage::Command::PurgeExpired(std::move(page.value().expired_keys), now_ms).Encode());
   ProposeCommands(std::move(cmd), [](std::vector<ApplyResult>) {});
 }
 
@@ -1094,9 +1107,9 @@ void Node::EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, Batch
       return;
     }
   }
-  done(std::vector<ApplyResult>(n, ApplyResult::Error(StorageFailed()
-                                                          ? "ERR storage failure on this node"
-                                                          : "ERR the node is shutting down")));
+  done(std::vector<ApplyResult>(
+      n, ApplyResult::Error(StorageFailed() ? "ERR storage failure on this node"
+                                            : "ERR the node is shutting down")));
 }
 
 void Node::Write(resp::WriteCommand cmd, std::function<void(resp::StoreResult)> done) {
@@ -1179,12 +1192,15 @@ resp::ScanPage Node::Scan(uint64_t cursor, size_t count, int64_t now_ms) {
     page.next_cursor = next_scan_cursor_++;
     scan_cursors_[page.next_cursor] = std::move(r.value().cursor);
     // Bound the table: forget the oldest cursors.
-    while (scan_cursors_.size() > 100000) scan_cursors_.erase(scan_cursors_.begin());
+    while (scan_cursors_.size() > 100000)
+      scan_cursors_.erase(scan_cursors_.begin());
   }
   return page;
 }
 
-uint64_t Node::DbSize(int64_t) { return store_->kv().DbSize(); }
+uint64_t Node::DbSize(int64_t) {
+  return store_->kv().DbSize();
+}
 
 std::optional<std::string> Node::RandomKey(int64_t now_ms) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -1219,8 +1235,10 @@ RaftInfo Node::GetRaftInfo() const {
   info.commit_index = r.log().committed();
   info.applied_index = store_ ? store_->kv().applied_index() : 0;
   info.last_index = r.log().LastIndex();
-  for (NodeId v : cs.voters) info.voters.push_back(NameOfLocked(v));
-  for (NodeId l : cs.learners) info.learners.push_back(NameOfLocked(l));
+  for (NodeId v : cs.voters)
+    info.voters.push_back(NameOfLocked(v));
+  for (NodeId l : cs.learners)
+    info.learners.push_back(NameOfLocked(l));
   std::sort(info.voters.begin(), info.voters.end());
   std::sort(info.learners.begin(), info.learners.end());
   return info;
@@ -1231,7 +1249,8 @@ std::string Node::InfoSection(std::string_view section) {
     RaftInfo i = GetRaftInfo();
     auto join = [](const std::vector<std::string>& v) {
       std::string s;
-      for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+      for (const auto& x : v)
+        s += (s.empty() ? "" : ",") + x;
       return s;
     };
     std::string out;
@@ -1278,22 +1297,22 @@ void Node::ProposeConfChange(ConfChange cc, AdminDone done) {
   }
   auto pos = raft_->ProposeConfChange(cc);
   if (!pos.ok()) {
-    std::string why = pos.status().code() == consensus::Status::Code::kNotLeader
-                          ? "ERR not the leader; run it on " +
-                                (pos.status().leader_hint() == consensus::kNoNode
-                                     ? std::string("the leader (none known)")
-                                     : NameOfLocked(pos.status().leader_hint()))
-                          : "ERR " + pos.status().message();
+    std::string why =
+        pos.status().code() == consensus::Status::Code::kNotLeader
+            ? "ERR not the leader; run it on " + (pos.status().leader_hint() == consensus::kNoNode
+                                                      ? std::string("the leader (none known)")
+                                                      : NameOfLocked(pos.status().leader_hint()))
+            : "ERR " + pos.status().message();
     lk.unlock();
     done(ApplyResult::Error(why));
     return;
   }
   proposals_.Add(pos.value().first_index, pos.value().term, Clock::now() + request_timeout_,
                  [done = std::move(done)](Outcome o, ApplyResult) {
-                   done(o == Outcome::kOk ? ApplyResult::Ok()
-                                          : ApplyResult::Error(
-                                                "ERR outcome unknown: membership change not "
-                                                "confirmed in time"));
+                   done(o == Outcome::kOk
+                            ? ApplyResult::Ok()
+                            : ApplyResult::Error("ERR outcome unknown: membership change not "
+                                                 "confirmed in time"));
                  });
   WakeLocked();
 }
@@ -1371,8 +1390,7 @@ transport::Status Node::OnSnapshot(NodeId from, const Message& msg,
   }
   auto writer = store_->BeginSnapshotInstall(msg.snapshot->metadata);
   if (!writer.ok()) {
-    return transport::Status::Error(transport::Status::Code::kAborted,
-                                    writer.status().ToString());
+    return transport::Status::Error(transport::Status::Code::kAborted, writer.status().ToString());
   }
   *sink = std::make_unique<InstallSink>(this, msg, std::move(writer).value());
   return transport::Status::Ok();
@@ -1383,7 +1401,8 @@ void Node::OnPropose(NodeId from, std::vector<std::string> commands,
   ProposeCommands(std::move(commands), [done = std::move(done)](std::vector<ApplyResult> rs) {
     transport::ProposeResult r;
     r.results.reserve(rs.size());
-    for (const auto& a : rs) r.results.push_back(EncodeApplyResult(a));
+    for (const auto& a : rs)
+      r.results.push_back(EncodeApplyResult(a));
     done(std::move(r));
   });
 }

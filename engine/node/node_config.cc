@@ -1,10 +1,11 @@
 #include "engine/node/node_config.h"
 
+#include <toml++/toml.h>
+
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <cctype>
-#include <toml++/toml.h>
 
 namespace phalanx::node {
 
@@ -28,13 +29,20 @@ namespace {
 
 const char* TypeName(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date/time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date/time";
   }
 }
 
@@ -67,8 +75,8 @@ class SectionReader {
       }
       int64_t v = n.as_integer()->get();
       if (v < min || v > max) {
-        return Fail(key, "must be between " + std::to_string(min) + " and " +
-                             std::to_string(max) + ", got " + std::to_string(v));
+        return Fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                             ", got " + std::to_string(v));
       }
       *out = static_cast<Int>(v);
       return true;
@@ -158,9 +166,11 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   for (auto&& [k, v] : root) {
     std::string key(k.str());
     bool known = false;
-    for (const char* s : kSections) known |= key == s;
+    for (const char* s : kSections)
+      known |= key == s;
     if (!known) {
-      *error = source + ": unknown " + (v.is_table() ? "section [" + key + "]" : "key '" + key + "'");
+      *error =
+          source + ": unknown " + (v.is_table() ? "section [" + key + "]" : "key '" + key + "'");
       return std::nullopt;
     }
     if (!v.is_table()) {
@@ -181,8 +191,8 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   if (c.node.id.empty()) return *error = source + ": node.id is required", std::nullopt;
   for (char ch : c.node.id) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
-      *error = source + ": node.id: '" + c.node.id +
-               "' may hold only letters, digits, '-', '_' and '.'";
+      *error =
+          source + ": node.id: '" + c.node.id + "' may hold only letters, digits, '-', '_' and '.'";
       return std::nullopt;
     }
   }

@@ -32,8 +32,8 @@ struct PeerSpec {
 
 struct NodeConfig {
   struct Node {
-    std::string id;        // stable and unique in the cluster
-    std::string data_dir;  // created when missing
+    std::string id;                  // stable and unique in the cluster
+    std::string data_dir;            // created when missing
     std::string log_level = "info";  // trace, debug, info, warn, error
   } node;
 
@@ -55,9 +55,9 @@ struct NodeConfig {
     int election_ticks = 10;
     int heartbeat_ticks = 1;
     int request_timeout_ms = 5000;
-    uint64_t snapshot_entries = 10000;  // snapshot when the log holds this many entries
+    uint64_t snapshot_entries = 10000;              // snapshot when the log holds this many entries
     uint64_t snapshot_bytes = 64ull * 1024 * 1024;  // ... or this many bytes
-    std::string read_mode = "readindex";  // or "lease" (needs check_quorum; see README)
+    std::string read_mode = "readindex";            // or "lease" (needs check_quorum; see README)
     // The largest Raft entry one client command may make (its arguments plus
     // a few bytes of framing). Larger commands are refused before anything is
     // proposed. Bounds every append, forwarded request and transport queue;
@@ -74,7 +74,7 @@ struct NodeConfig {
     HostPort listen{"127.0.0.1", 7946};
     std::vector<HostPort> seeds;
     int auto_remove_dead_after_seconds = 0;  // 0: never remove voters automatically
-    int period_ms = 1000;  // SWIM protocol period: one probe per member per period
+    int period_ms = 1000;            // SWIM protocol period: one probe per member per period
     bool leave_on_shutdown = false;  // SIGTERM/SIGINT: PHALANX LEAVE before stopping
   } membership;
 };

@@ -117,10 +117,9 @@ namespace {
 // Every example in conf/ must load: users copy them.
 TEST(NodeConfig, ShippedExamplesLoad) {
   const std::string dir = PHALANX_SOURCE_DIR "/conf/";
-  for (const char* name :
-       {"single.toml", "cluster3-n1.toml", "cluster3-n2.toml", "cluster3-n3.toml",
-        "cluster5-n1.toml", "cluster5-n2.toml", "cluster5-n3.toml", "cluster5-n4.toml",
-        "cluster5-n5.toml"}) {
+  for (const char* name : {"single.toml", "cluster3-n1.toml", "cluster3-n2.toml",
+                           "cluster3-n3.toml", "cluster5-n1.toml", "cluster5-n2.toml",
+                           "cluster5-n3.toml", "cluster5-n4.toml", "cluster5-n5.toml"}) {
     std::string error;
     auto c = LoadNodeConfig(dir + name, &error);
     EXPECT_TRUE(c.has_value()) << name << ": " << error;

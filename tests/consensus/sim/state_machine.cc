@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <cstring>
 
-
 namespace phalanx::consensus::sim {
 
 namespace {
