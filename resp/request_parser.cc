@@ -1,7 +1,5 @@
 #include "resp/request_parser.h"
 
-#include <hiredis/read.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -14,70 +12,15 @@ constexpr std::string_view kProtoErr = "ERR Protocol error: ";
 // Argument vectors are grown as elements arrive, never sized from a declared
 // count (Redis caps its first allocation the same way).
 constexpr int64_t kMaxReserve = 1024;
-// Past this many bytes, consumed input is compacted away and a bulk argument
-// being received moves to the reader.
+// Past this many bytes, consumed input is compacted away.
 constexpr size_t kCompactAt = size_t{64} * 1024;
+// A payload up to this size is allocated whole when its header arrives; a
+// larger one grows (doubling, capped at its length) as its bytes arrive, so
+// a header alone cannot make the parser allocate 512 MB.
+constexpr size_t kReserveWhole = size_t{1} << 20;
 }  // namespace
 
-// hiredis object functions: build argv_ directly. The reader only ever sees
-// canonical arrays of bulk strings (headers are checked before feeding), so
-// anything else is a bug caught here rather than trusted.
-struct ParserCallbacks {
-  static RequestParser* Self(const redisReadTask* task) {
-    return static_cast<RequestParser*>(task->privdata);
-  }
-  static void* CreateArray(const redisReadTask* task, int elements) {
-    RequestParser* self = Self(task);
-    if (task->parent != nullptr) {
-      self->callback_error_ = std::string(kProtoErr) + "expected '$', got '*'";
-      return nullptr;
-    }
-    if (elements < 0 || elements > self->limits_.max_multibulk_len) {
-      self->callback_error_ = std::string(kProtoErr) + "invalid multibulk length";
-      return nullptr;
-    }
-    self->argv_.clear();
-    self->argv_.reserve(static_cast<size_t>(std::min<int64_t>(elements, kMaxReserve)));
-    return self;
-  }
-  static void* CreateString(const redisReadTask* task, char* str, size_t len) {
-    RequestParser* self = Self(task);
-    if (task->parent == nullptr || task->type != REDIS_REPLY_STRING) {
-      self->callback_error_ = std::string(kProtoErr) + "expected '$', got '+'";
-      return nullptr;
-    }
-    if (len > static_cast<uint64_t>(self->limits_.max_bulk_len)) {
-      self->callback_error_ = std::string(kProtoErr) + "invalid bulk length";
-      return nullptr;
-    }
-    self->argv_.emplace_back(str, len);
-    return self;
-  }
-  static void* CreateInteger(const redisReadTask* task, long long) {
-    Self(task)->callback_error_ = std::string(kProtoErr) + "expected '$', got ':'";
-    return nullptr;
-  }
-  static void* CreateNil(const redisReadTask* task) {
-    Self(task)->callback_error_ = std::string(kProtoErr) + "invalid bulk length";
-    return nullptr;
-  }
-  static void FreeObject(void*) {}  // argv_ is owned by the parser
-};
-
-namespace {
-redisReplyObjectFunctions kFunctions = {ParserCallbacks::CreateString, ParserCallbacks::CreateArray,
-                                        ParserCallbacks::CreateInteger, ParserCallbacks::CreateNil,
-                                        ParserCallbacks::FreeObject};
-}  // namespace
-
-void RequestParser::ReaderDeleter::operator()(redisReader* r) const {
-  redisReaderFree(r);
-}
-
-RequestParser::RequestParser(ParserLimits limits)
-    : limits_(limits), reader_(redisReaderCreateWithFunctions(&kFunctions)) {
-  if (reader_) reader_->privdata = this;
-}
+RequestParser::RequestParser(ParserLimits limits) : limits_(limits) {}
 
 RequestParser::~RequestParser() = default;
 
@@ -100,31 +43,22 @@ RequestParser::Result RequestParser::Fail(std::string text) {
   return Result::kError;
 }
 
-void RequestParser::FlushToReader() {
-  if (pending_.empty()) return;
-  redisReaderFeed(reader_.get(), pending_.data(), pending_.size());
-  pending_.clear();
-}
-
-// Lets the reader consume what it was fed. With expect_complete, the request
-// must now be whole.
-bool RequestParser::PumpReader(bool expect_complete) {
-  FlushToReader();
-  void* reply = nullptr;
-  if (redisReaderGetReply(reader_.get(), &reply) != REDIS_OK) {
-    if (callback_error_.empty()) callback_error_ = std::string(kProtoErr) + reader_->errstr;
-    return false;
+RequestParser::Result RequestParser::FinishRequest(std::vector<std::string>* argv) {
+  state_ = State::kStart;
+  request_bytes_ = 0;
+  if (discarding_) {
+    discarding_ = false;
+    too_large_bytes_ = arg_bytes_;
+    argv_.clear();
+    return Result::kTooLarge;
   }
-  if (expect_complete && reply == nullptr) {
-    callback_error_ = std::string(kProtoErr) + "incomplete request";
-    return false;
-  }
-  return true;
+  *argv = std::move(argv_);
+  argv_.clear();
+  return Result::kRequest;
 }
 
 RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
   if (failed_) return Result::kError;
-  if (!reader_) return Fail("ERR Protocol error: out of memory");
   for (;;) {
     const size_t size = buf_.size();
     switch (state_) {
@@ -154,12 +88,10 @@ RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
           if (n <= 0) continue;  // "*0" and "*-1": nothing to run
           elements_left_ = n;
           request_bytes_ = header;
-          // Built in place: GCC 12 at -O3 warns (-Wrestrict, bug 105651) on
-          // "literal" + std::string&&.
-          pending_.assign(1, '*');
-          pending_ += std::to_string(n);
-          pending_ += "\r\n";
-          if (!PumpReader(false)) return Fail(callback_error_);
+          arg_bytes_ = 0;
+          discarding_ = false;
+          argv_.clear();
+          argv_.reserve(static_cast<size_t>(std::min<int64_t>(n, kMaxReserve)));
           state_ = State::kBulkHeader;
           continue;
         }
@@ -206,9 +138,19 @@ RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
         }
         request_bytes_ += nl + 2 - pos_;
         pos_ = nl + 2;
-        pending_ += '$';  // appended piece by piece: see the "*" header above
-        pending_ += std::to_string(len);
-        pending_ += "\r\n";
+        arg_bytes_ += static_cast<uint64_t>(len);
+        if (limits_.max_request_bytes != 0 && arg_bytes_ > limits_.max_request_bytes &&
+            !discarding_) {
+          // From here on the request is read and dropped, not held.
+          discarding_ = true;
+          argv_.clear();
+          argv_.shrink_to_fit();
+          request_bytes_ = 0;
+        }
+        if (!discarding_) {
+          argv_.emplace_back();
+          argv_.back().reserve(std::min(static_cast<size_t>(len), kReserveWhole));
+        }
         bulk_left_ = len;
         crlf_left_ = 2;
         state_ = State::kBulkData;
@@ -217,12 +159,17 @@ RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
       case State::kBulkData: {
         size_t take = std::min<size_t>(size - pos_, static_cast<size_t>(bulk_left_));
         if (take > 0) {
-          pending_.append(buf_, pos_, take);
+          if (!discarding_) {
+            std::string& arg = argv_.back();
+            if (arg.capacity() < arg.size() + take) {
+              const size_t whole = arg.size() + static_cast<size_t>(bulk_left_);
+              arg.reserve(std::min(whole, std::max(2 * arg.capacity(), arg.size() + take)));
+            }
+            arg.append(buf_, pos_, take);
+            request_bytes_ += take;
+          }
           pos_ += take;
           bulk_left_ -= static_cast<int64_t>(take);
-          request_bytes_ += take;
-          // Large payloads move to the reader as they arrive.
-          if (pending_.size() >= kCompactAt) FlushToReader();
         }
         if (bulk_left_ > 0) return Result::kNeedMore;
         // Redis skips the two bytes after the payload without looking at them.
@@ -230,18 +177,11 @@ RequestParser::Result RequestParser::Next(std::vector<std::string>* argv) {
         pos_ += skip;
         crlf_left_ -= static_cast<int>(skip);
         if (crlf_left_ > 0) return Result::kNeedMore;
-        pending_ += "\r\n";
-        bool last = --elements_left_ == 0;
-        if (!PumpReader(last)) return Fail(callback_error_);
-        if (!last) {
+        if (--elements_left_ > 0) {
           state_ = State::kBulkHeader;
           continue;
         }
-        state_ = State::kStart;
-        request_bytes_ = 0;
-        *argv = std::move(argv_);
-        argv_.clear();
-        return Result::kRequest;
+        return FinishRequest(argv);
       }
     }
   }

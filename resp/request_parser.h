@@ -5,23 +5,23 @@
 // A request is either a RESP multibulk ("*N\r\n" then N "$len\r\n<bytes>\r\n")
 // or an inline command (one line, split like sdssplitargs: quotes and
 // escapes). Multibulk headers are checked here, line by line, as soon as they
-// arrive — before their payload is buffered — and the checked, canonical bytes
-// go to hiredis's redisReader, whose object functions build the argument
-// vector directly (no redisReply tree) and enforce the limits once more.
+// arrive — before their payload is buffered — and each payload is copied once,
+// from the receive buffer straight into its argument.
+//
+// Requests larger than ParserLimits::max_request_bytes (the largest a node
+// can replicate) are read to their end and thrown away as they arrive, never
+// buffered whole: the connection gets kTooLarge and stays usable.
 //
 // Pull model: Feed() appends bytes; Next() yields one request at a time, so a
 // connection parses request N+1 only after request N was dispatched. This is
 // what makes the stricter limits before AUTH follow the authentication state
-// of the moment, as in Redis.
+// of the moment, as in Redis. Not thread-safe: one parser per connection.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-struct redisReader;
 
 namespace phalanx::resp {
 
@@ -32,6 +32,9 @@ struct ParserLimits {
   size_t max_inline_len = 64 * 1024;                // PROTO_INLINE_MAX_SIZE
   int64_t unauthenticated_max_multibulk_len = 10;   // while AUTH is required
   int64_t unauthenticated_max_bulk_len = 16384;     // while AUTH is required
+  // A multibulk whose argument bytes add up to more is discarded (kTooLarge).
+  // 0: no such limit.
+  uint64_t max_request_bytes = 0;
 };
 
 class RequestParser {
@@ -40,6 +43,8 @@ class RequestParser {
     kRequest,   // *argv holds one request (never empty)
     kNeedMore,  // no complete request buffered
     kError,     // protocol error: reply error() (if not empty) and close
+    kTooLarge,  // a whole request over max_request_bytes was read and dropped;
+                // too_large_bytes() is its argument bytes. Reply, keep going.
   };
 
   explicit RequestParser(ParserLimits limits = {});
@@ -55,6 +60,9 @@ class RequestParser {
   // The error reply without '-' and CRLF, e.g. "ERR Protocol error: invalid
   // bulk length"; empty when the connection is closed without a reply.
   const std::string& error() const { return error_; }
+
+  // After kTooLarge: the sum of the dropped request's argument lengths.
+  uint64_t too_large_bytes() const { return too_large_bytes_; }
 
   // While true, Redis's stricter limits for unauthenticated clients apply.
   void set_auth_required(bool v) { auth_required_ = v; }
@@ -72,14 +80,10 @@ class RequestParser {
 
  private:
   enum class State { kStart, kBulkHeader, kBulkData };
-  struct ReaderDeleter {
-    void operator()(redisReader* r) const;
-  };
-  friend struct ParserCallbacks;
 
   Result Fail(std::string text);
-  void FlushToReader();
-  bool PumpReader(bool expect_complete);
+  // Completes the request in progress after its last payload.
+  Result FinishRequest(std::vector<std::string>* argv);
 
   ParserLimits limits_;
   bool auth_required_ = false;
@@ -89,12 +93,11 @@ class RequestParser {
   int64_t elements_left_ = 0;
   int64_t bulk_left_ = 0;
   int crlf_left_ = 0;
-  size_t request_bytes_ = 0;  // bytes of the current request already consumed
-  std::string pending_;       // canonical bytes not yet fed to the reader
-  std::unique_ptr<redisReader, ReaderDeleter> reader_;
-  // Built by the reader's object functions.
-  std::vector<std::string> argv_;
-  std::string callback_error_;
+  size_t request_bytes_ = 0;  // bytes of the current request held in argv_
+  uint64_t arg_bytes_ = 0;    // the current request's declared argument bytes
+  bool discarding_ = false;   // the current request is over max_request_bytes
+  uint64_t too_large_bytes_ = 0;
+  std::vector<std::string> argv_;  // the request being received
   bool failed_ = false;
   std::string error_;
 };

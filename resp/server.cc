@@ -417,6 +417,7 @@ class EventLoop {
     ParserLimits l;
     l.max_bulk_len = shared_.config.proto_max_bulk_len();
     l.max_query_buffer = shared_.options.client_query_buffer_limit;
+    l.max_request_bytes = shared_.store->MaxRequestBytes();
     return l;
   }
 
@@ -503,6 +504,15 @@ class EventLoop {
       std::vector<std::string> argv;
       RequestParser::Result r = c.parser.Next(&argv);
       if (r == RequestParser::Result::kNeedMore) break;
+      if (r == RequestParser::Result::kTooLarge) {
+        // Read and dropped, never proposed; the connection goes on.
+        shared_.stats.total_error_replies.fetch_add(1, std::memory_order_relaxed);
+        std::string reply;
+        ReplyBuilder(&reply, c.client.proto)
+            .Error(shared_.store->TooLargeError(c.parser.too_large_bytes()));
+        AddReply(c, std::move(reply), false);
+        continue;
+      }
       if (r == RequestParser::Result::kError) {
         if (c.parser.error().empty()) {  // query buffer limit: no reply
           shared_.stats.client_query_buffer_limit_disconnections.fetch_add(

@@ -156,6 +156,15 @@ class Store {
   virtual uint64_t DbSize(int64_t now_ms) = 0;
   virtual std::optional<std::string> RandomKey(int64_t now_ms) = 0;
 
+  // The largest request (the sum of its argument lengths) the store can
+  // take; 0: no limit. The server reads and drops a larger request as it
+  // arrives, never holding it whole, and answers it with TooLargeError.
+  virtual uint64_t MaxRequestBytes() const { return 0; }
+  // The error line (without '-') for a request of `bytes` over the limit.
+  virtual std::string TooLargeError(uint64_t bytes) const {
+    return "ERR request is too large: " + std::to_string(bytes) + " bytes";
+  }
+
   // Lines ("field:value\r\n" ...) for the INFO sections the node owns:
   // "raft", "membership", "persistence", "keyspace". Empty for others.
   virtual std::string InfoSection(std::string_view section) = 0;

@@ -37,11 +37,6 @@ const char* kNoLeader = "CLUSTERDOWN No raft leader";
 // Forwarded batches in flight to the leader, in units of raft.max_entry_bytes.
 constexpr uint64_t kForwardBudgetEntries = 4;
 
-std::string TooLargeError(uint64_t bytes, uint64_t limit) {
-  return "ERR request is too large: " + std::to_string(bytes) +
-         " bytes exceed raft.max_entry_bytes (" + std::to_string(limit) + ")";
-}
-
 std::string Hex(uint64_t v) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
@@ -1078,7 +1073,7 @@ void Node::ProposeCommands(std::vector<std::string> commands, BatchDone done) {
   for (size_t i = 0; i < n; ++i) {
     const uint64_t size = commands[i].size();
     if (size > limit) {
-      group->results[i] = ApplyResult::Error(TooLargeError(size, limit));
+      group->results[i] = ApplyResult::Error(TooLargeError(size));
       continue;
     }
     if (group->pieces.empty() || group->pieces.back().bytes + size > limit) {
@@ -1135,6 +1130,16 @@ void Node::WriteBatch(std::vector<resp::WriteCommand> cmds,
   ProposeCommands(std::move(encoded), [done = std::move(done)](std::vector<ApplyResult> rs) {
     done(ToStoreResults(std::move(rs)));
   });
+}
+
+uint64_t Node::MaxRequestBytes() const {
+  return config_.raft.max_entry_bytes;
+}
+
+std::string Node::TooLargeError(uint64_t bytes) const {
+  return "ERR request is too large: " + std::to_string(bytes) +
+         " bytes exceed raft.max_entry_bytes (" + std::to_string(config_.raft.max_entry_bytes) +
+         ")";
 }
 
 void Node::ReadBarrier(std::function<void(resp::StoreResult)> done) {

@@ -109,6 +109,9 @@ class Node final : public transport::Handler, public resp::Store {
   uint64_t DbSize(int64_t now_ms) override;
   std::optional<std::string> RandomKey(int64_t now_ms) override;
   std::string InfoSection(std::string_view section) override;
+  // raft.max_entry_bytes, and the error naming it.
+  uint64_t MaxRequestBytes() const override;
+  std::string TooLargeError(uint64_t bytes) const override;
   // PHALANX <subcommand>: RunAdmin.
   void Admin(std::vector<std::string> args, std::function<void(resp::StoreResult)> done) override;
 

@@ -102,11 +102,19 @@ class LargeValues(unittest.TestCase):
                 self.assert_cluster_writes("%d B via the %s" % (size, via))
             for size in (LIMIT + 1, 64 * MIB, 256 * MIB):
                 key = "refused-%s-%d" % (via, size)
+                before = peak_rss_kb(node)
+                c = self.client(node)
                 with self.assertRaises(redis.exceptions.ResponseError) as cm:
-                    self.client(node).set(key, b"r" * size)
+                    c.set(key, b"r" * size)
                 self.assertIn("raft.max_entry_bytes (%d)" % LIMIT, str(cm.exception))
                 self.assertTrue(str(cm.exception).startswith("request is too large"),
                                 str(cm.exception))
+                # Read and dropped as it arrived: the node never held it whole,
+                # and the same connection goes on.
+                grown_mib = (peak_rss_kb(node) - before) / 1024
+                self.assertLess(grown_mib, 32, "refusing %d B raised the peak RSS of %s by "
+                                "%.0f MiB" % (size, node.name, grown_mib))
+                self.assertTrue(c.ping())
                 for n in self.cluster.nodes:
                     self.assertIsNone(self.client(n).get(key), "a refused value is absent")
                 self.assert_cluster_writes("a refused %d B SET via the %s" % (size, via))

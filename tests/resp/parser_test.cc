@@ -3,6 +3,7 @@
 // limits (checked before the payload arrives).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,67 @@ TEST(RespParser, MultibulkRequest) {
   ASSERT_EQ(o.requests.size(), 1u);
   EXPECT_EQ(o.requests[0], (Argv{"GET", "key"}));
   EXPECT_EQ(o.last, RequestParser::Result::kNeedMore);
+}
+
+// A request whose arguments add up to more than max_request_bytes is read
+// and dropped as it arrives: kTooLarge with its size, nothing of it held, and
+// the requests around it are parsed as usual, at every split point.
+TEST(RespParser, RequestOverMaxRequestBytesIsDroppedAndParsingGoesOn) {
+  ParserLimits limits;
+  limits.max_request_bytes = 20;
+  const std::string big = Multibulk({"SET", "key", std::string(15, 'v')});  // 21 bytes
+  const std::string input = Multibulk({"GET", "a"}) + big + Multibulk({"GET", "b"});
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    RequestParser p(limits);
+    std::vector<RequestParser::Result> results;
+    std::vector<Argv> requests;
+    for (std::string_view piece :
+         {std::string_view(input).substr(0, cut), std::string_view(input).substr(cut)}) {
+      p.Feed(piece);
+      for (int i = 0; i < 10; ++i) {
+        Argv argv;
+        RequestParser::Result r = p.Next(&argv);
+        if (r == RequestParser::Result::kNeedMore) break;
+        results.push_back(r);
+        if (r == RequestParser::Result::kRequest) requests.push_back(argv);
+        if (r == RequestParser::Result::kTooLarge) {
+          EXPECT_EQ(p.too_large_bytes(), 21u);
+        }
+      }
+    }
+    EXPECT_EQ(results, (std::vector<RequestParser::Result>{RequestParser::Result::kRequest,
+                                                           RequestParser::Result::kTooLarge,
+                                                           RequestParser::Result::kRequest}))
+        << "cut at " << cut;
+    EXPECT_EQ(requests, (std::vector<Argv>{{"GET", "a"}, {"GET", "b"}})) << "cut at " << cut;
+  }
+  // At the limit exactly, the request is kept.
+  limits.max_request_bytes = 21;
+  Outcome o = Parse(big, limits);
+  ASSERT_EQ(o.requests.size(), 1u);
+  EXPECT_EQ(o.requests[0][2], std::string(15, 'v'));
+}
+
+TEST(RespParser, DroppedRequestIsNotBuffered) {
+  ParserLimits limits;
+  limits.max_request_bytes = 1 << 20;
+  RequestParser p(limits);
+  const size_t len = size_t{64} << 20;  // 64 MiB declared, sent in 64 KiB pieces
+  p.Feed("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(len) + "\r\n");
+  const std::string chunk(64 * 1024, 'x');
+  size_t max_buffered = 0;
+  Argv argv;
+  for (size_t sent = 0; sent < len; sent += chunk.size()) {
+    p.Feed(chunk);
+    ASSERT_EQ(p.Next(&argv), RequestParser::Result::kNeedMore);
+    max_buffered = std::max(max_buffered, p.buffered_bytes());
+  }
+  p.Feed("\r\n*1\r\n$4\r\nPING\r\n");
+  ASSERT_EQ(p.Next(&argv), RequestParser::Result::kTooLarge);
+  EXPECT_EQ(p.too_large_bytes(), len + 4);
+  ASSERT_EQ(p.Next(&argv), RequestParser::Result::kRequest);
+  EXPECT_EQ(argv, (Argv{"PING"}));
+  EXPECT_LE(max_buffered, 2 * chunk.size());
 }
 
 TEST(RespParser, BinarySafeArguments) {
