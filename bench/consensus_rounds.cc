@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,7 +105,7 @@ double Seconds(std::chrono::steady_clock::duration d) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Run(int argc, char** argv) {
   long rounds = argc > 1 ? std::atol(argv[1]) : 200000;
   if (rounds <= 0) {
     std::fprintf(stderr, "usage: consensus_rounds [rounds > 0]\n");
@@ -167,4 +168,17 @@ int main(int argc, char** argv) {
   std::printf("original design's promise: 1000 rounds < 10 ms; target < 1 ms\n");
   std::printf("rounds_per_second=%.0f ms_per_1000_rounds=%.3f\n", rps, ms_per_1000);
   return 0;
+}
+
+// What escapes Run (std::bad_alloc, a library's exception) ends the process
+// with one line, not std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "consensus_rounds", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown exception\n", "consensus_rounds");
+  }
+  return 1;
 }

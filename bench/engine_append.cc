@@ -105,6 +105,7 @@ Result RunConcurrent(storage::Store& s, int writers, size_t size, double seconds
   uint64_t flushes_before = s.stats().log_flushes;
   auto start = Clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(writers));
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&] {
       while (Seconds(start) < seconds) {

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -67,7 +68,7 @@ double ApplySets(storage::Store& s, const std::vector<uint64_t>& order, size_t b
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Run(int argc, char** argv) {
   std::string dir = "engine_apply.data";
   uint64_t keys = 1000000;
   size_t batch = 1000;
@@ -183,4 +184,17 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir, ec);
   std::printf("apply_per_second=%.0f get_per_second=%.0f\n", total, get_rate);
   return 0;
+}
+
+// What escapes Run (std::bad_alloc, a library's exception) ends the process
+// with one line, not std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "engine_apply", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown exception\n", "engine_apply");
+  }
+  return 1;
 }

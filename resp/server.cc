@@ -342,7 +342,7 @@ class EventLoop {
     conns_.emplace(cs.id, std::move(conn));
   }
 
-  void OnWriteResult(uint64_t id, uint64_t seq, StoreResult r) {
+  void OnWriteResult(uint64_t id, uint64_t seq, const StoreResult& r) {
     Connection* c = Find(id);
     if (c == nullptr) return;
     Slot* s = FindSlot(*c, seq);
@@ -603,9 +603,7 @@ class EventLoop {
       ++c.writes_inflight;
       std::shared_ptr<Mailbox> mb = mailbox_;
       auto done = [mb, id, seq](StoreResult r) {
-        mb->Post([id, seq, r = std::move(r)](EventLoop& l) mutable {
-          l.OnWriteResult(id, seq, std::move(r));
-        });
+        mb->Post([id, seq, r = std::move(r)](EventLoop& l) { l.OnWriteResult(id, seq, r); });
       };
       if (p.kind == Prepared::Kind::kWrite) {
         shared_.store->Write(std::move(p.write), std::move(done));
@@ -642,9 +640,9 @@ class EventLoop {
       shared_.store->WriteBatch(
           std::move(cmds), [mb, id, seqs = std::move(seqs)](std::vector<StoreResult> rs) mutable {
             rs.resize(seqs.size(), StoreResult::Error("ERR internal: missing result"));
-            mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) mutable {
+            mb->Post([id, seqs = std::move(seqs), rs = std::move(rs)](EventLoop& l) {
               for (size_t i = 0; i < seqs.size(); ++i)
-                l.OnWriteResult(id, seqs[i], std::move(rs[i]));
+                l.OnWriteResult(id, seqs[i], rs[i]);
             });
           });
     }

@@ -18,7 +18,7 @@ bool StringToInt64InRange(std::string_view s, int64_t min, int64_t max, int64_t*
 }
 
 bool StringToLongDouble(std::string_view s, long double* out) {
-  constexpr size_t kMaxChars = 5 * 1024;  // Redis's MAX_LONG_DOUBLE_CHARS
+  constexpr size_t kMaxChars = size_t{5} * 1024;  // Redis's MAX_LONG_DOUBLE_CHARS
   if (s.empty() || s.size() >= kMaxChars) return false;
   std::string buf(s);  // NUL-terminated for strtold
   errno = 0;

@@ -101,7 +101,7 @@ void Node::RunAdmin(std::vector<std::string> args, AdminDone done) {
     if (args.size() != 2) return done(WrongArity(lower));
     if (!is_member(args[1])) return done(ApplyResult::Error("ERR no such node '" + args[1] + "'"));
     spdlog::info("admin: transfer leadership to {}", args[1]);
-    return TransferLeadership(args[1], std::move(done));
+    return TransferLeadership(args[1], done);
   }
   if (sub == "REMOVE") {
     if (args.size() != 2) return done(WrongArity(lower));
@@ -119,13 +119,13 @@ void Node::RunAdmin(std::vector<std::string> args, AdminDone done) {
     spdlog::info("admin: leave the cluster");
     return Leave(std::move(done));
   }
-  if (sub == "FAULT") return Fault(args, std::move(done));
+  if (sub == "FAULT") return Fault(args, done);
   done(ApplyResult::Error("ERR unknown subcommand '" + args[0] + "'. Try PHALANX HELP."));
 }
 
 // Test-only partitions for tests/chaos: refused unless the config enables
 // them, so a production node can never be told to cut itself off.
-void Node::Fault(const std::vector<std::string>& args, std::function<void(ApplyResult)> done) {
+void Node::Fault(const std::vector<std::string>& args, const AdminDone& done) {
   if (!config_.raft.fault_injection) {
     return done(ApplyResult::Error(
         "ERR fault injection is disabled (test only: set raft.fault_injection = true)"));

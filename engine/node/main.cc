@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
 #include "engine/node/node.h"
@@ -31,7 +32,7 @@ int Usage(const std::string& line) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Run(int argc, char** argv) {
   // Large values (up to raft.max_entry_bytes, replies up to
   // proto_max_bulk_len) pass through a node as short-lived buffers. glibc's
   // adaptive mmap threshold would move them onto the heap after the first
@@ -124,4 +125,17 @@ int main(int argc, char** argv) {
   node->Stop();
   spdlog::info("stopped cleanly");
   return 0;
+}
+
+// What escapes Run (std::bad_alloc, a library's exception) ends the process
+// with one line, not std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", "phalanx", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown exception\n", "phalanx");
+  }
+  return 1;
 }

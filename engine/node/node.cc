@@ -687,7 +687,7 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
   std::vector<std::string> commands = shared->commands;
   transport::Status s = transport_->Propose(
       leader, std::move(commands), remaining,
-      [this, shared, n, release](transport::ProposeResult r) {
+      [this, shared, n, release](const transport::ProposeResult& r) {
         {
           std::lock_guard<std::mutex> lk(mu_);
           release(true);
@@ -732,7 +732,10 @@ void Node::Forward(PendingBatch batch, NodeId leader) {
 bool Node::HandleReady(consensus::Ready& rd, std::vector<std::pair<Entry, ApplyResult>>* applied) {
   std::vector<Message> msgs = std::move(rd.messages);
   rd.messages.clear();
-  if (rd.send_messages_before_persisting) Send(std::move(msgs));
+  if (rd.send_messages_before_persisting) {
+    Send(std::move(msgs));
+    msgs.clear();  // sent: nothing is left to send after persisting
+  }
 
   if (rd.snapshot) {
     std::unique_ptr<storage::SnapshotWriter> writer;
@@ -803,7 +806,7 @@ void Node::SendSnapshot(Message msg) {
   uint64_t index = msg.snapshot->metadata.index;
   auto source = std::make_unique<ReaderSource>(std::move(reader).value());
   transport::Status s = transport_->SendSnapshot(
-      std::move(msg), std::move(source), [this, index](NodeId peer, transport::Status st) {
+      std::move(msg), std::move(source), [this, index](NodeId peer, const transport::Status& st) {
         std::lock_guard<std::mutex> lk(mu_);
         if (st.ok()) {
           spdlog::info("snapshot at index {} sent to {}", index, NameOfLocked(peer));
@@ -998,7 +1001,7 @@ void Node::ExpireCycle(std::string* cursor) {
   std::vector<std::string> cmd;
   cmd.push_back(
       storage::Command::PurgeExpired(std::move(page.value().expired_keys), now_ms).Encode());
-  ProposeCommands(std::move(cmd), [](std::vector<ApplyResult>) {});
+  ProposeCommands(std::move(cmd), [](const std::vector<ApplyResult>&) {});
 }
 
 ApplyResult Node::TakeSnapshot() {
@@ -1030,7 +1033,7 @@ struct Node::SplitGroup {
   BatchDone done;
 };
 
-void Node::RunSplitGroup(Node* node, std::shared_ptr<SplitGroup> group) {
+void Node::RunSplitGroup(Node* node, const std::shared_ptr<SplitGroup>& group) {
   if (group->next == group->pieces.size()) {
     BatchDone done = std::move(group->done);
     done(std::move(group->results));
@@ -1084,7 +1087,7 @@ void Node::ProposeCommands(std::vector<std::string> commands, BatchDone done) {
     piece.commands.push_back(std::move(commands[i]));
     piece.bytes += size;
   }
-  RunSplitGroup(this, std::move(group));
+  RunSplitGroup(this, group);
 }
 
 void Node::EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, BatchDone done) {
@@ -1229,10 +1232,10 @@ RaftInfo Node::GetRaftInfo() const {
   info.cluster_id = cluster_id_;
   if (!raft_) return info;
   const auto& r = raft_->raft();
-  info.role = r.role() == Role::kLeader         ? "leader"
-              : r.role() == Role::kFollower     ? "follower"
-              : r.role() == Role::kPreCandidate ? "candidate"
-                                                : "candidate";
+  // A pre-candidate reports "candidate", as a candidate does.
+  info.role = r.role() == Role::kLeader     ? "leader"
+              : r.role() == Role::kFollower ? "follower"
+                                            : "candidate";
   const auto& cs = r.conf_state();
   if (!cs.IsVoter(id_) && cs.IsLearner(id_)) info.role = "learner";
   if (r.leader() != consensus::kNoNode) info.leader_id = NameOfLocked(r.leader());
@@ -1293,7 +1296,7 @@ std::string Node::NameOfLocked(NodeId id) const {
 
 // ---- membership -------------------------------------------------------------------
 
-void Node::ProposeConfChange(ConfChange cc, AdminDone done) {
+void Node::ProposeConfChange(const ConfChange& cc, AdminDone done) {
   std::unique_lock<std::mutex> lk(mu_);
   if (stopping_ || !raft_) {
     lk.unlock();
@@ -1313,7 +1316,7 @@ void Node::ProposeConfChange(ConfChange cc, AdminDone done) {
     return;
   }
   proposals_.Add(pos.value().first_index, pos.value().term, Clock::now() + request_timeout_,
-                 [done = std::move(done)](Outcome o, ApplyResult) {
+                 [done = std::move(done)](Outcome o, const ApplyResult&) {
                    done(o == Outcome::kOk
                             ? ApplyResult::Ok()
                             : ApplyResult::Error("ERR outcome unknown: membership change not "
@@ -1327,7 +1330,7 @@ void Node::AddLearner(const PeerInfo& peer, AdminDone done) {
   cc.type = ConfChange::Type::kAddLearner;
   cc.node_id = RaftIdFor(peer.name);
   cc.context = ConfChangeContext(peer);
-  ProposeConfChange(std::move(cc), std::move(done));
+  ProposeConfChange(cc, std::move(done));
 }
 
 void Node::PromoteToVoter(const std::string& name, AdminDone done) {
@@ -1339,17 +1342,17 @@ void Node::PromoteToVoter(const std::string& name, AdminDone done) {
     auto it = peers_.find(cc.node_id);
     if (it != peers_.end()) cc.context = ConfChangeContext(it->second);
   }
-  ProposeConfChange(std::move(cc), std::move(done));
+  ProposeConfChange(cc, std::move(done));
 }
 
 void Node::RemoveNode(const std::string& name, AdminDone done) {
   ConfChange cc;
   cc.type = ConfChange::Type::kRemoveNode;
   cc.node_id = RaftIdFor(name);
-  ProposeConfChange(std::move(cc), std::move(done));
+  ProposeConfChange(cc, std::move(done));
 }
 
-void Node::TransferLeadership(const std::string& name, AdminDone done) {
+void Node::TransferLeadership(const std::string& name, const AdminDone& done) {
   consensus::Status s;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -1403,17 +1406,18 @@ transport::Status Node::OnSnapshot(NodeId from, const Message& msg,
 
 void Node::OnPropose(NodeId from, std::vector<std::string> commands,
                      transport::ProposeCallback done) {
-  ProposeCommands(std::move(commands), [done = std::move(done)](std::vector<ApplyResult> rs) {
-    transport::ProposeResult r;
-    r.results.reserve(rs.size());
-    for (const auto& a : rs)
-      r.results.push_back(EncodeApplyResult(a));
-    done(std::move(r));
-  });
+  ProposeCommands(std::move(commands),
+                  [done = std::move(done)](const std::vector<ApplyResult>& rs) {
+                    transport::ProposeResult r;
+                    r.results.reserve(rs.size());
+                    for (const auto& a : rs)
+                      r.results.push_back(EncodeApplyResult(a));
+                    done(std::move(r));
+                  });
 }
 
 void Node::OnReadIndex(NodeId from, transport::ReadIndexCallback done) {
-  Barrier([this, done = std::move(done)](ApplyResult r) {
+  Barrier([this, done = std::move(done)](const ApplyResult& r) {
     transport::ReadIndexResult out;
     if (r.type == ApplyResult::Type::kError) {
       out.status = transport::Status::Error(transport::Status::Code::kUnavailable, r.bytes);

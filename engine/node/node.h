@@ -136,9 +136,9 @@ class Node final : public transport::Handler, public resp::Store {
   void PromoteToVoter(const std::string& name, AdminDone done);
   void RemoveNode(const std::string& name, AdminDone done);
   // Leader only; `done` is called once the transfer was started.
-  void TransferLeadership(const std::string& name, AdminDone done);
+  void TransferLeadership(const std::string& name, const AdminDone& done);
   // PHALANX FAULT ... (admin.cc); test only, needs raft.fault_injection.
-  void Fault(const std::vector<std::string>& args, AdminDone done);
+  void Fault(const std::vector<std::string>& args, const AdminDone& done);
   // Takes a snapshot now and compacts the log.
   storage::ApplyResult TakeSnapshot();
 
@@ -185,7 +185,7 @@ class Node final : public transport::Handler, public resp::Store {
   // one batch may be: refused commands are answered at once, the rest go as
   // consecutive batches, each started when the previous one completed.
   struct SplitGroup;
-  static void RunSplitGroup(Node* node, std::shared_ptr<SplitGroup> group);
+  static void RunSplitGroup(Node* node, const std::shared_ptr<SplitGroup>& group);
   // Queues one batch of at most raft.max_entry_bytes for the ready loop.
   void EnqueueBatch(std::vector<std::string> commands, uint64_t bytes, BatchDone done);
   // One entry of a proposed batch: completes its slot; the last completes the batch.
@@ -213,7 +213,7 @@ class Node final : public transport::Handler, public resp::Store {
   bool ApplyCommitted(const std::vector<consensus::Entry>& entries,
                       std::vector<std::pair<consensus::Entry, storage::ApplyResult>>* applied);
   void ApplyConfChangeToPeers(const consensus::ConfChange& cc);
-  void ProposeConfChange(consensus::ConfChange cc, AdminDone done);
+  void ProposeConfChange(const consensus::ConfChange& cc, AdminDone done);
   void WakeLocked() {
     work_pending_ = true;
     cv_.notify_one();

@@ -174,7 +174,8 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
       return std::nullopt;
     }
     if (!v.is_table()) {
-      *error = source + ": '" + key + "' must be a section ([" + key + "])";
+      *error = source;
+      error->append(": '").append(key).append("' must be a section ([").append(key).append("])");
       return std::nullopt;
     }
   }
@@ -210,7 +211,7 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   resp.String("requirepass", &c.resp.requirepass);
   resp.Integer("proto_max_bulk_len", &c.resp.proto_max_bulk_len, 1, int64_t{1} << 40);
   resp.Integer("maxclients", &c.resp.maxclients, 1, 1000000);
-  resp.Integer("timeout", &c.resp.timeout_seconds, 0, 365 * 24 * 3600);
+  resp.Integer("timeout", &c.resp.timeout_seconds, 0, int64_t{365} * 24 * 3600);
   resp.RejectUnknownKeys();
   if (!resp.error().empty()) return *error = resp.error(), std::nullopt;
 
@@ -221,7 +222,7 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   raft.Integer("tick_ms", &c.raft.tick_ms, 1, 10000);
   raft.Integer("election_ticks", &c.raft.election_ticks, 2, 1000);
   raft.Integer("heartbeat_ticks", &c.raft.heartbeat_ticks, 1, 1000);
-  raft.Integer("request_timeout_ms", &c.raft.request_timeout_ms, 1, 3600 * 1000);
+  raft.Integer("request_timeout_ms", &c.raft.request_timeout_ms, 1, int64_t{3600} * 1000);
   raft.Integer("snapshot_entries", &c.raft.snapshot_entries, 1, int64_t{1} << 40);
   raft.Integer("snapshot_bytes", &c.raft.snapshot_bytes, 1, int64_t{1} << 50);
   raft.String("read_mode", &c.raft.read_mode);
@@ -250,12 +251,14 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
     auto eq = item.find('=');
     auto hp = eq == std::string::npos ? std::nullopt : ParseHostPort(item.substr(eq + 1));
     if (eq == 0 || !hp) {
-      *error = source + ": raft.initial_cluster: bad entry '" + item + "' (expected id=host:port)";
+      *error = source;
+      *error += ": raft.initial_cluster: bad entry '" + item + "' (expected id=host:port)";
       return std::nullopt;
     }
     std::string id = item.substr(0, eq);
     if (!ids.insert(id).second) {
-      *error = source + ": raft.initial_cluster: node '" + id + "' appears twice";
+      *error = source;
+      *error += ": raft.initial_cluster: node '" + id + "' appears twice";
       return std::nullopt;
     }
     c.raft.initial_cluster.push_back({id, *hp});
@@ -270,7 +273,7 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   membership.Address("listen", &c.membership.listen);
   membership.StringArray("seeds", &seeds);
   membership.Integer("auto_remove_dead_after", &c.membership.auto_remove_dead_after_seconds, 0,
-                     365 * 24 * 3600);
+                     int64_t{365} * 24 * 3600);
   membership.Integer("period_ms", &c.membership.period_ms, 10, 60000);
   membership.Bool("leave_on_shutdown", &c.membership.leave_on_shutdown);
   membership.RejectUnknownKeys();
@@ -278,7 +281,8 @@ std::optional<NodeConfig> ParseNodeConfig(const std::string& text, const std::st
   for (const std::string& s : seeds) {
     auto hp = ParseHostPort(s);
     if (!hp) {
-      *error = source + ": membership.seeds: bad address '" + s + "'";
+      *error = source;
+      *error += ": membership.seeds: bad address '" + s + "'";
       return std::nullopt;
     }
     c.membership.seeds.push_back(*hp);

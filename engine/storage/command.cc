@@ -74,9 +74,9 @@ Command Make(CommandOp op, int64_t now_ms, std::vector<std::string> args) {
 std::vector<std::string> Flatten(std::vector<std::pair<std::string, std::string>> pairs) {
   std::vector<std::string> out;
   out.reserve(pairs.size() * 2);
-  for (auto& [k, v] : pairs) {
-    out.push_back(std::move(k));
-    out.push_back(std::move(v));
+  for (auto& pair : pairs) {
+    out.push_back(std::move(pair.first));
+    out.push_back(std::move(pair.second));
   }
   return out;
 }
@@ -232,7 +232,7 @@ Status DecodeCommand(std::string_view data, CommandView* out) {
 
 bool ParseLongDouble(std::string_view s, long double* out) {
   // Mirrors Redis 7.0's string2ld (util.c). MAX_LONG_DOUBLE_CHARS is 5 * 1024.
-  constexpr size_t kMaxChars = 5 * 1024;
+  constexpr size_t kMaxChars = size_t{5} * 1024;
   if (s.empty() || s.size() >= kMaxChars) return false;
   std::string buf(s);  // NUL-terminated for strtold
   errno = 0;

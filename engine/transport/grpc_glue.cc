@@ -247,7 +247,7 @@ Status StartPropose(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& en
   if (!tracker->Begin(&call->ctx)) {
     return Status::Error(Status::Code::kCancelled, "transport is shutting down");
   }
-  call->stub->async()->Propose(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
+  call->stub->async()->Propose(&call->ctx, &call->req, &call->resp, [call](const grpc::Status& s) {
     ProposeCallback cb = std::move(call->done);
     cb(ProposeResultFrom(s, &call->resp));
     cb = nullptr;  // the caller's state goes before End(), so owners may be destroyed after
@@ -269,12 +269,13 @@ Status StartReadIndex(std::shared_ptr<pb::Peer::Stub> stub, const pb::Envelope& 
   if (!tracker->Begin(&call->ctx)) {
     return Status::Error(Status::Code::kCancelled, "transport is shutting down");
   }
-  call->stub->async()->ReadIndex(&call->ctx, &call->req, &call->resp, [call](grpc::Status s) {
-    ReadIndexCallback cb = std::move(call->done);
-    cb(ReadIndexResultFrom(s, call->resp));
-    cb = nullptr;
-    call->tracker->End(&call->ctx);
-  });
+  call->stub->async()->ReadIndex(&call->ctx, &call->req, &call->resp,
+                                 [call](const grpc::Status& s) {
+                                   ReadIndexCallback cb = std::move(call->done);
+                                   cb(ReadIndexResultFrom(s, call->resp));
+                                   cb = nullptr;
+                                   call->tracker->End(&call->ctx);
+                                 });
   return Status::Ok();
 }
 

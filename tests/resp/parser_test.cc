@@ -142,7 +142,7 @@ TEST(RespParser, DroppedRequestIsNotBuffered) {
   RequestParser p(limits);
   const size_t len = size_t{64} << 20;  // 64 MiB declared, sent in 64 KiB pieces
   p.Feed("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$" + std::to_string(len) + "\r\n");
-  const std::string chunk(64 * 1024, 'x');
+  const std::string chunk(size_t{64} * 1024, 'x');
   size_t max_buffered = 0;
   Argv argv;
   for (size_t sent = 0; sent < len; sent += chunk.size()) {
@@ -290,7 +290,7 @@ TEST(RespParser, LimitsApplyBeforeThePayloadArrives) {
 TEST(RespParser, TooLongLinesWithoutNewline) {
   std::string big(64 * 1024 + 1, 'a');
   EXPECT_EQ(Parse(big).error, "ERR Protocol error: too big inline request");
-  EXPECT_EQ(Parse(std::string(64 * 1024, 'a')).last, RequestParser::Result::kNeedMore);
+  EXPECT_EQ(Parse(std::string(size_t{64} * 1024, 'a')).last, RequestParser::Result::kNeedMore);
   EXPECT_EQ(Parse("*" + std::string(64 * 1024 + 1, '1')).error,
             "ERR Protocol error: too big mbulk count string");
   EXPECT_EQ(Parse("*1\r\n$" + std::string(64 * 1024 + 1, '1')).error,

@@ -40,6 +40,7 @@ class RedisProcess {
       args.push_back(requirepass);
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -243,10 +243,10 @@ TEST_F(RespServer, IdleTimeout) {
 
 TEST_F(RespServer, ClientThatDoesNotReadIsClosedAtTheHardLimit) {
   ServerOptions o;
-  o.output_buffer_hard_limit = 256 * 1024;
+  o.output_buffer_hard_limit = size_t{256} * 1024;
   Start(o);
   TestClient setup(port_);
-  EXPECT_EQ(setup.Reply({"SET", "big", std::string(64 * 1024, 'b')}), "+OK\r\n");
+  EXPECT_EQ(setup.Reply({"SET", "big", std::string(size_t{64} * 1024, 'b')}), "+OK\r\n");
   TestClient slow(port_);
   std::string req;
   for (int i = 0; i < 4000; ++i)
@@ -311,6 +311,7 @@ TEST_F(RespServer, ManyClientsAcrossLoops) {
   Start(o);
   constexpr int kClients = 40, kIncrs = 50;
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   std::atomic<int> ok{0};
   for (int t = 0; t < kClients; ++t) {
     threads.emplace_back([&] {
@@ -355,7 +356,7 @@ TEST_F(RespServer, StopWithRequestsInFlight) {
 TEST_F(RespServer, LargeValuesRoundTrip) {
   Start();
   TestClient c(port_);
-  std::string value(8 * 1024 * 1024, 'z');
+  std::string value(size_t{8} << 20, 'z');
   value[12345] = '\0';
   EXPECT_EQ(c.Reply({"SET", "big", value}, 20000), "+OK\r\n");
   EXPECT_EQ(c.Reply({"GET", "big"}, 20000), "$8388608\r\n" + value + "\r\n");

@@ -100,7 +100,8 @@ class FaultFilterTransport : public ::testing::Test {
   }
   ReadIndexResult ReadIndexAtoB() {
     std::promise<ReadIndexResult> p;
-    Status s = a_->ReadIndex(2, milliseconds(2000), [&](ReadIndexResult r) { p.set_value(r); });
+    Status s =
+        a_->ReadIndex(2, milliseconds(2000), [&](const ReadIndexResult& r) { p.set_value(r); });
     if (!s.ok()) return {s, 0};
     return p.get_future().get();
   }
@@ -116,8 +117,9 @@ TEST_F(FaultFilterTransport, OutboundDropOnSenderThenHeal) {
   EXPECT_EQ(hb_.received.load(), 1u);
   EXPECT_EQ(ReadIndexAtoB().status.code(), Status::Code::kUnavailable);
   std::promise<ProposeResult> p;
-  EXPECT_FALSE(
-      a_->Propose(2, {"x"}, milliseconds(1000), [&](ProposeResult r) { p.set_value(r); }).ok());
+  EXPECT_FALSE(a_->Propose(2, {"x"}, milliseconds(1000), [&](const ProposeResult& r) {
+                   p.set_value(r);
+                 }).ok());
   EXPECT_EQ(hb_.proposes.load(), 0u);
   a_->faults().Heal();
   EXPECT_TRUE(DeliveredAtoB(2));

@@ -611,7 +611,7 @@ TEST(TransportTest, SlowPeerDoesNotBlockSendOrOtherPeers) {
   Clock::duration longest_send{0};
   constexpr uint64_t kToC = 200;
   for (uint64_t i = 1; i <= 256; ++i) {
-    std::vector<Message> batch = {Append(1, 2, i, 256 * 1024)};
+    std::vector<Message> batch = {Append(1, 2, i, size_t{256} * 1024)};
     if (i <= kToC) batch.push_back(Append(1, 3, i, 64));
     const auto t0 = Clock::now();
     a->transport->Send(std::move(batch));
@@ -642,7 +642,7 @@ TEST(TransportTest, StuckPeerIsDetectedAndDoesNotBlockOthers) {
   Connect(*a, *c);
   ASSERT_TRUE(a->transport->AddPeer(2, hole.address()).ok());
   for (uint64_t i = 1; i <= 64; ++i) {
-    a->transport->Send({Append(1, 2, i, 64 * 1024), Append(1, 3, i, 64)});
+    a->transport->Send({Append(1, 2, i, size_t{64} * 1024), Append(1, 3, i, 64)});
   }
   ASSERT_TRUE(Eventually([&] { return c->handler.CountFrom(1) == 64; }));
   // Keepalive (500 ms + 500 ms here) declares the stuck peer unreachable.
@@ -670,7 +670,7 @@ TEST(TransportTest, FrozenPeerIsDetectedByKeepaliveAndDoesNotBlockOthers) {
   // Keepalive (500 ms ping + 500 ms timeout here) ends the stream.
   ASSERT_TRUE(Eventually([&] {
     ++i;
-    a->transport->Send({Append(1, 2, i, 16 * 1024), Append(1, 3, i, 64)});
+    a->transport->Send({Append(1, 2, i, size_t{16} * 1024), Append(1, 3, i, 64)});
     std::this_thread::sleep_for(milliseconds(5));
     return a->handler.Unreachable(2) > 0;
   }));
@@ -962,7 +962,8 @@ TEST(TransportTest, ProposeOverTheMessageLimitFailsFastWithAClearStatus) {
   Connect(*a, *b);
   std::atomic<int> proposals{0};
   std::atomic<bool> big_result{false};
-  b->handler.on_propose = [&](NodeId, std::vector<std::string>, ProposeCallback done) {
+  b->handler.on_propose = [&](NodeId, const std::vector<std::string>&,
+                              const ProposeCallback& done) {
     ++proposals;
     ProposeResult r;
     r.results.push_back(big_result ? std::string(2u << 20, 'r') : "ok");
@@ -1058,7 +1059,7 @@ TEST(TransportTest, StreamsMultiChunkSnapshotIntact) {
   auto a = StartNode(1), b = StartNode(2);
   Connect(*a, *b);
   const std::string state = Pattern((5u << 20) + 12345, 7);  // 5 MiB and a ragged end
-  constexpr size_t kChunk = 64 * 1024;
+  constexpr size_t kChunk = size_t{64} * 1024;
 
   Message msg;
   msg.type = MessageType::kSnap;
@@ -1188,7 +1189,7 @@ TEST(TransportTest, ReportsSnapshotFailures) {
                   .ok());
   EXPECT_EQ(a->transport
                 ->SendSnapshot(SnapMessage(1, 2), std::make_unique<TestSource>(state, 4096),
-                               [](NodeId, Status) { ADD_FAILURE() << "must not be called"; })
+                               [](NodeId, const Status&) { ADD_FAILURE() << "must not be called"; })
                 .code(),
             Status::Code::kBusy);
   {
@@ -1204,12 +1205,12 @@ TEST(TransportTest, ReportsSnapshotFailures) {
   std::promise<Status> second;
   ASSERT_TRUE(a->transport
                   ->SendSnapshot(SnapMessage(1, 2), std::make_unique<TestSource>(state, 65536),
-                                 [&](NodeId, Status st) {
+                                 [&](NodeId, const Status& st) {
                                    EXPECT_TRUE(st.ok()) << st.ToString();
                                    Status again = a->transport->SendSnapshot(
                                        SnapMessage(1, 2),
                                        std::make_unique<TestSource>(state, 65536),
-                                       [&](NodeId, Status st2) { second.set_value(st2); });
+                                       [&](NodeId, const Status& st2) { second.set_value(st2); });
                                    EXPECT_TRUE(again.ok()) << again.ToString();
                                  })
                   .ok());
@@ -1262,7 +1263,8 @@ TEST(TransportTest, ForwardsProposeAndReadIndex) {
   // The leader's verdict passes through unchanged, leader hint included.
   std::atomic<NodeId> seen_from{kNoNode};
   std::thread answerer;
-  b->handler.on_propose = [&](NodeId from, std::vector<std::string>, ProposeCallback done) {
+  b->handler.on_propose = [&](NodeId from, const std::vector<std::string>&,
+                              const ProposeCallback& done) {
     seen_from = from;
     // Answer from another thread, as a node does after commit.
     answerer = std::thread([done] {
@@ -1276,7 +1278,8 @@ TEST(TransportTest, ForwardsProposeAndReadIndex) {
   EXPECT_EQ(r.status.message(), "leader is node 3");
   EXPECT_EQ(seen_from.load(), 1u);
 
-  b->handler.on_propose = [&](NodeId, std::vector<std::string>, ProposeCallback done) {
+  b->handler.on_propose = [&](NodeId, const std::vector<std::string>&,
+                              const ProposeCallback& done) {
     done(ProposeResult{Status::Error(Status::Code::kOutcomeUnknown, "leadership lost"), {}});
   };
   EXPECT_EQ(propose({"x"}).status.code(), Status::Code::kOutcomeUnknown);
@@ -1284,7 +1287,7 @@ TEST(TransportTest, ForwardsProposeAndReadIndex) {
   // A leader that never answers: the caller's deadline ends the wait.
   std::mutex held_mu;
   std::vector<ProposeCallback> held;
-  b->handler.on_propose = [&](NodeId, std::vector<std::string>, ProposeCallback done) {
+  b->handler.on_propose = [&](NodeId, const std::vector<std::string>&, ProposeCallback done) {
     std::lock_guard<std::mutex> lock(held_mu);
     held.push_back(std::move(done));
   };
@@ -1310,8 +1313,9 @@ TEST(TransportTest, ForwardsProposeAndReadIndex) {
   EXPECT_EQ(ri.index, 42u);
 
   // An unknown destination fails at once, without the callback.
-  EXPECT_EQ(a->transport->Propose(9, {"x"}, kWait, [](ProposeResult) { ADD_FAILURE(); }).code(),
-            Status::Code::kUnavailable);
+  EXPECT_EQ(
+      a->transport->Propose(9, {"x"}, kWait, [](const ProposeResult&) { ADD_FAILURE(); }).code(),
+      Status::Code::kUnavailable);
 }
 
 TEST(TransportTest, PeerClientReachesANodeFromOutside) {
@@ -1327,7 +1331,8 @@ TEST(TransportTest, PeerClientReachesANodeFromOutside) {
 
   // Async form.
   std::promise<ProposeResult> p;
-  ASSERT_TRUE(client->ProposeAsync({"a"}, kWait, [&](ProposeResult x) { p.set_value(x); }).ok());
+  ASSERT_TRUE(
+      client->ProposeAsync({"a"}, kWait, [&](const ProposeResult& x) { p.set_value(x); }).ok());
   auto f = p.get_future();
   ASSERT_EQ(f.wait_for(kWait), std::future_status::ready);
   EXPECT_EQ(f.get().results, std::vector<std::string>{"ok:a"});
@@ -1358,7 +1363,7 @@ TEST(TransportTest, ShutdownAnswersPendingRequestsAndReturnsPromptly) {
   Connect(*a, *b);
   std::mutex held_mu;
   std::vector<ProposeCallback> held;
-  b->handler.on_propose = [&](NodeId, std::vector<std::string>, ProposeCallback done) {
+  b->handler.on_propose = [&](NodeId, const std::vector<std::string>&, ProposeCallback done) {
     std::lock_guard<std::mutex> lock(held_mu);
     held.push_back(std::move(done));  // never answered by the "node"
   };

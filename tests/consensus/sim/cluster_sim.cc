@@ -755,7 +755,7 @@ void ClusterSim::ProposeConfChange() {
   Node* l = Leader();
   if (l == nullptr) return;
   const ConfState& cs = l->rn->raft().conf_state();
-  NodeId max_id = static_cast<NodeId>(sc_.voters + sc_.spare_ids);
+  NodeId max_id = static_cast<NodeId>(sc_.voters) + static_cast<NodeId>(sc_.spare_ids);
   std::vector<NodeId> outsiders, learners, voters;
   for (NodeId id = 1; id <= max_id; ++id) {
     if (cs.IsVoter(id)) {
